@@ -1,0 +1,41 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+BOOSTER := $(VENV)/bin/booster
+STAMP   := $(VENV)/.installed
+DEMO    ?= build/demo
+
+.PHONY: setup demo test test-slow lint bench clean
+
+setup: $(STAMP)
+
+# torch first, from the CPU build on local disk; otherwise pip fetches a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	@bash scripts/ensure-fluidsynth.sh
+	@touch $(STAMP)
+
+demo: setup
+	$(BOOSTER) data render $(DEMO)/corpus --tracks 4 --seconds 8 --seed 0
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+test: setup lint
+	$(VENV)/bin/pytest -q
+
+test-slow: setup
+	$(VENV)/bin/pytest -q -m slow
+
+$(VENV)/.bench-installed: $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	@touch $@
+
+bench: $(VENV)/.bench-installed
+	$(BOOSTER) bench all
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache
