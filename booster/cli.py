@@ -65,6 +65,64 @@ def data_render(
                     f"source={source}, synth={synth}")
 
 
+@app.command("pretrain")
+def pretrain_cmd(
+    audio_dir: Path = typer.Argument(..., help="Folder of audio (searched recursively) to train on."),
+    out: Path = typer.Option(..., "--out", help="Checkpoint folder to write (resumes if it holds a run)."),
+    config: str = typer.Option("tiny", "--config", help="Model size: tiny | micro."),
+    minutes: float = typer.Option(30.0, "--minutes", help="Wall-clock budget for both stages."),
+    batch_size: int = typer.Option(8, "--batch-size"),
+    seed: int = typer.Option(0, "--seed"),
+    threads: int = typer.Option(0, "--threads", help="torch threads (0 = torch's default)."),
+    quantizer: str = typer.Option("", "--quantizer", help="'vq' trains the VQ baseline codec (stage 1 only)."),
+    warmup_steps: int = typer.Option(100, "--warmup-steps", help="Unquantized steps before codebook init."),
+) -> None:
+    """Train stage 1 (HQ-VAE) then stage 2 (sparse transformers) within --minutes; resumable."""
+    from booster.pretrain import PretrainConfig, pretrain
+
+    if not audio_dir.exists():
+        fail(f"{audio_dir}: not found")
+    if quantizer not in ("", "sq", "vq"):
+        fail(f"--quantizer must be sq or vq (got {quantizer!r})")
+    cfg = PretrainConfig(config=config, minutes=minutes, batch_size=batch_size, seed=seed,
+                         threads=threads or None, quantizer=quantizer or None,
+                         warmup_steps=warmup_steps)
+    try:
+        summary = pretrain(audio_dir, out, cfg)
+    except ValueError as err:
+        fail(str(err))
+    table = Table(title=f"checkpoint {out}")
+    table.add_column("key")
+    table.add_column("value")
+    for key in ("hours", "clips_used", "stage1_steps", "stage2_steps", "wall_minutes_this_run", "fingerprint"):
+        table.add_row(key, str(summary[key]))
+    for key, value in sorted(summary["final_stage1"].items()) + sorted(summary["final_stage2"].items()):
+        table.add_row(key, f"{value:.4g}")
+    Console().print(table)
+
+
+@app.command("bench")
+def bench_cmd(
+    what: str = typer.Argument("all", help="model | all"),
+    model: Path = typer.Option(None, "--model", help="Checkpoint (default: the bundled one)."),
+    baseline: Path = typer.Option(None, "--baseline", help="VQ baseline checkpoint (default: bundled)."),
+    out: Path = typer.Option(None, "--out", help="Write the figures as JSON here."),
+) -> None:
+    """Benchmarks, each against a baseline measured in the same run."""
+    from booster.bench import BASELINE_CHECKPOINT, bench_model, print_model_report, save_report
+    from booster.checkpoint import DEFAULT_CHECKPOINT, CheckpointError
+
+    if what not in ("model", "all"):
+        fail(f"unknown benchmark {what!r}; choose model or all")
+    try:
+        report = bench_model(model or DEFAULT_CHECKPOINT, baseline or BASELINE_CHECKPOINT)
+    except CheckpointError as err:
+        fail(str(err))
+    print_model_report(report, Console())
+    if out:
+        save_report(report, out)
+
+
 def main() -> None:
     app()
 

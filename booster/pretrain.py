@@ -1,0 +1,169 @@
+"""``booster pretrain``: stage 1 then stage 2 within a wall-clock budget, resumable.
+
+Layout of ``--out``:
+  ``train/stage1-last.ckpt``, ``train/stage2-last.ckpt``  Lightning checkpoints (our own files; resume)
+  ``train/stage1.done``                                    stage 1 finished
+  ``logs/``                                               CSV logs (losses, usage, perplexity, variance)
+  ``config.json`` + ``model.safetensors``                 the final checkpoint
+  ``training.json``                                       steps, wall time, final logged values
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import warnings
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from booster.audio import AudioError, is_audio_file, load_audio
+from booster.checkpoint import save_checkpoint
+from hqvae.foundation import CONFIGS, FoundationModel
+
+
+@dataclass
+class PretrainConfig:
+    config: str = "tiny"
+    minutes: float = 30.0
+    stage1_share: float = 0.7
+    batch_size: int = 8
+    crop_seconds: float = 0.75
+    lr: float = 1e-3
+    warmup_steps: int = 100
+    seed: int = 0
+    threads: int | None = None
+    checkpoint_every: int = 200
+    quantizer: str | None = None  # override: "vq" trains the baseline codec (stage 1 only)
+
+
+def find_audio(root: Path) -> list[Path]:
+    if root.is_file():
+        return [root]
+    return sorted(p for p in root.rglob("*") if p.is_file() and is_audio_file(p))
+
+
+class RandomCrops(Dataset):
+    """Random fixed-length mono crops from audio held in memory; crop ``i`` is fixed by ``(seed, i)``."""
+
+    def __init__(self, clips: list[np.ndarray], samples: int, seed: int = 0, length: int = 10**7):
+        self.clips = [c for c in clips if len(c) > samples]
+        if not self.clips:
+            raise ValueError(f"no clip is longer than the {samples}-sample crop")
+        weights = np.array([len(c) for c in self.clips], dtype=np.float64)
+        self.p = weights / weights.sum()
+        self.samples, self.seed, self.length = samples, seed, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        rng = np.random.default_rng((self.seed, i))
+        clip = self.clips[rng.choice(len(self.clips), p=self.p)]
+        start = int(rng.integers(0, len(clip) - self.samples))
+        return torch.from_numpy(clip[start:start + self.samples].copy())
+
+
+def load_clips(files: list[Path], sample_rate: int) -> tuple[list[np.ndarray], list[str]]:
+    clips, failures = [], []
+    for f in files:
+        try:
+            audio, _ = load_audio(f, sample_rate, mono=True)
+        except AudioError as err:
+            failures.append(str(err))
+            continue
+        if np.abs(audio).max() > 1e-4:  # silent stems teach nothing
+            clips.append(audio[0])
+    return clips, failures
+
+
+def _trainer(out: Path, stage: str, max_minutes: float, every: int):
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
+    # one rolling checkpoint per stage, rewritten every `every` steps: what a resumed run starts from
+    last = ModelCheckpoint(dirpath=out / "train", filename=f"{stage}-last", every_n_train_steps=every,
+                           save_top_k=1, monitor="step", mode="max", enable_version_counter=False)
+    return L.Trainer(max_time=timedelta(minutes=max_minutes), accelerator="cpu", devices=1,
+                     logger=CSVLogger(out / "logs", name=stage), callbacks=[last],
+                     enable_checkpointing=True, log_every_n_steps=10, gradient_clip_val=1.0,
+                     enable_model_summary=False, num_sanity_val_steps=0, max_epochs=-1)
+
+
+def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dict:
+    """Train the foundation model on every audio file under ``audio_dir``; returns the training summary."""
+    from hqvae.lightning import Stage1Module, Stage2Module
+
+    audio_dir, out = Path(audio_dir), Path(out)
+    if cfg.config not in CONFIGS:
+        raise ValueError(f"--config must be one of {', '.join(CONFIGS)} (got {cfg.config!r})")
+    if cfg.minutes <= 0:
+        raise ValueError(f"--minutes must be > 0 (got {cfg.minutes})")
+    files = find_audio(audio_dir)
+    if not files:
+        raise ValueError(f"{audio_dir}: no audio files found")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    warnings.filterwarnings("ignore", ".*weights_only.*")
+
+    fcfg = CONFIGS[cfg.config]()
+    if cfg.quantizer:
+        fcfg.codec.quantizer = cfg.quantizer
+        fcfg.with_priors = False
+    model = FoundationModel(fcfg)
+    sr = fcfg.codec.sample_rate
+    t0 = time.time()
+    clips, failures = load_clips(files, sr)
+    hours = sum(len(c) for c in clips) / sr / 3600
+    samples = int(cfg.crop_seconds * sr) // fcfg.codec.total_hop * fcfg.codec.total_hop
+    loader = DataLoader(RandomCrops(clips, samples, cfg.seed), batch_size=cfg.batch_size, shuffle=False)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "train").mkdir(exist_ok=True)
+
+    stage1_minutes = cfg.minutes * (cfg.stage1_share if fcfg.with_priors else 1.0)
+    done1 = out / "train" / "stage1.done"
+    s1 = Stage1Module(model, lr=cfg.lr, warmup_steps=cfg.warmup_steps)
+    last1 = out / "train" / "stage1-last.ckpt"
+    trainer1 = _trainer(out, "stage1", stage1_minutes, cfg.checkpoint_every)
+    if not done1.exists():
+        trainer1.fit(s1, loader, ckpt_path=str(last1) if last1.exists() else None)
+        trainer1.save_checkpoint(last1)
+        done1.write_text(json.dumps({"steps": trainer1.global_step}))
+    else:
+        state = torch.load(last1, map_location="cpu", weights_only=True)
+        s1.load_state_dict(state["state_dict"])
+    stage1_log = {k: float(v) for k, v in trainer1.callback_metrics.items()}
+    steps1 = json.loads(done1.read_text())["steps"]
+
+    steps2, stage2_log = 0, {}
+    if fcfg.with_priors:
+        s2 = Stage2Module(model, lr=cfg.lr)
+        last2 = out / "train" / "stage2-last.ckpt"
+        trainer2 = _trainer(out, "stage2", cfg.minutes - stage1_minutes, cfg.checkpoint_every)
+        trainer2.fit(s2, loader, ckpt_path=str(last2) if last2.exists() else None)
+        trainer2.save_checkpoint(last2)
+        steps2 = trainer2.global_step
+        stage2_log = {k: float(v) for k, v in trainer2.callback_metrics.items()}
+
+    summary = {
+        "audio_dir": str(audio_dir), "files": len(files), "clips_used": len(clips), "hours": round(hours, 3),
+        "load_failures": failures, "config": cfg.config, "quantizer": fcfg.codec.quantizer,
+        "minutes_budget": cfg.minutes, "stage1_steps": steps1, "stage2_steps": steps2,
+        "batch_size": cfg.batch_size, "crop_seconds": samples / sr,
+        "wall_minutes_this_run": round((time.time() - t0) / 60, 2),
+        "final_stage1": stage1_log, "final_stage2": stage2_log,
+    }
+    fp = save_checkpoint(model, out, extra={"training": {k: summary[k] for k in (
+        "hours", "config", "quantizer", "stage1_steps", "stage2_steps", "batch_size")}})
+    summary["fingerprint"] = fp
+    (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary

@@ -1,0 +1,68 @@
+"""The whole foundation model: the stage-1 codec and one stage-2 prior per level."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from hqvae.model import HQVAE, HQVAEConfig
+from hqvae.prior import PriorConfig, TokenPrior
+
+
+@dataclass
+class FoundationConfig:
+    codec: HQVAEConfig = field(default_factory=HQVAEConfig)
+    prior: PriorConfig = field(default_factory=PriorConfig)
+    # transformer layers (1-based; 0 = input embedding) whose hidden states are booster features
+    feature_layers: tuple[int, ...] = (2, 4)
+    with_priors: bool = True
+
+    def to_dict(self) -> dict:
+        return {"codec": self.codec.to_dict(), "prior": self.prior.to_dict(),
+                "feature_layers": list(self.feature_layers), "with_priors": self.with_priors}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FoundationConfig:
+        return cls(HQVAEConfig.from_dict(d["codec"]), PriorConfig(**d["prior"]),
+                   tuple(d.get("feature_layers", (2, 4))), bool(d.get("with_priors", True)))
+
+
+CONFIGS = {
+    # ~1.5 M parameters: trains on two CPU cores in under an hour
+    "tiny": lambda: FoundationConfig(),
+    # a few thousand parameters, for tests
+    "micro": lambda: FoundationConfig(
+        HQVAEConfig(channels=(8, 16, 16), latent_dim=8, codebook_size=32),
+        PriorConfig(dim=32, layers=2, heads=2, block=8, stride=8, taps=4), feature_layers=(1, 2)),
+}
+
+
+class FoundationModel(nn.Module):
+    def __init__(self, config: FoundationConfig | None = None):
+        super().__init__()
+        self.config = cfg = config or FoundationConfig()
+        self.codec = HQVAE(cfg.codec)
+        levels = cfg.codec.levels
+        hops = cfg.codec.hops
+        self.priors = nn.ModuleDict()
+        if cfg.with_priors:
+            for i, level in enumerate(levels):
+                above = levels[i - 1] if i > 0 else None
+                self.priors[level] = TokenPrior(
+                    cfg.codec.codebook_size, cfg.prior,
+                    cond_codebook_size=cfg.codec.codebook_size if above else None,
+                    cond_ratio=hops[above] // hops[level] if above else 1)
+
+    @property
+    def levels(self) -> tuple[str, ...]:
+        return self.config.codec.levels
+
+    def prior_nll(self, tokens: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Next-token NLL (nats) per level for tokens ``level -> (batch, frames)``."""
+        out = {}
+        for i, level in enumerate(self.levels):
+            cond = tokens[self.levels[i - 1]] if i > 0 else None
+            out[level] = self.priors[level].nll(tokens[level], cond)
+        return out

@@ -1,0 +1,123 @@
+"""Stage 2: sparse transformers over each level's tokens.
+
+The top level gets an unconditional prior; each finer level an *upsampler* conditioned on
+the level above (its token embeddings repeated to the finer frame rate). Layers alternate
+block-local and strided attention (:mod:`hqvae.sparse_attention`). Trained by next-token NLL;
+hidden states of chosen layers are the booster features.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+from hqvae.sparse_attention import sparse_attention
+
+
+@dataclass
+class PriorConfig:
+    dim: int = 128
+    layers: int = 4
+    heads: int = 4
+    block: int = 32
+    stride: int = 32
+    taps: int = 16
+    mlp_ratio: int = 4
+    dropout: float = 0.0
+    # "sparse" alternates local/strided; "dense" is the quadratic reference
+    attention: str = "sparse"
+
+    def pattern(self, layer: int) -> str:
+        if self.attention == "dense":
+            return "dense"
+        return "local" if layer % 2 == 0 else "strided"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, cfg: PriorConfig, pattern: str):
+        super().__init__()
+        self.cfg, self.pattern = cfg, pattern
+        self.qkv = nn.Linear(cfg.dim, 3 * cfg.dim)
+        self.out = nn.Linear(cfg.dim, cfg.dim)
+
+    def forward(self, x):
+        """``(batch, time, dim)`` -> same."""
+        q, k, v = rearrange(self.qkv(x), "b t (three h d) -> three b h t d", three=3, h=self.cfg.heads)
+        y = sparse_attention(q, k, v, self.pattern, self.cfg.block, self.cfg.stride, self.cfg.taps)
+        return self.out(rearrange(y, "b h t d -> b t (h d)"))
+
+
+class TransformerLayer(nn.Module):
+    def __init__(self, cfg: PriorConfig, pattern: str):
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(cfg.dim), nn.LayerNorm(cfg.dim)
+        self.attn = SelfAttention(cfg, pattern)
+        self.mlp = nn.Sequential(nn.Linear(cfg.dim, cfg.mlp_ratio * cfg.dim), nn.GELU(),
+                                 nn.Linear(cfg.mlp_ratio * cfg.dim, cfg.dim))
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x):
+        x = x + self.drop(self.attn(self.norm1(x)))
+        return x + self.drop(self.mlp(self.norm2(x)))
+
+
+class TokenPrior(nn.Module):
+    """Autoregressive model of one level's tokens, optionally conditioned on the coarser level.
+
+    Args:
+        codebook_size: tokens of this level.
+        cfg: transformer size and attention pattern.
+        cond_codebook_size: tokens of the level above (None for the top prior).
+        cond_ratio: frames of this level per frame of the level above.
+    """
+
+    def __init__(self, codebook_size: int, cfg: PriorConfig, cond_codebook_size: int | None = None,
+                 cond_ratio: int = 1):
+        super().__init__()
+        self.cfg, self.codebook_size, self.cond_ratio = cfg, codebook_size, cond_ratio
+        self.token_emb = nn.Embedding(codebook_size + 1, cfg.dim)  # last id = start token
+        # a causal depthwise conv gives relative position without a length limit
+        self.pos_conv = nn.Conv1d(cfg.dim, cfg.dim, 8, groups=cfg.dim)
+        self.cond_emb = nn.Embedding(cond_codebook_size, cfg.dim) if cond_codebook_size else None
+        self.layers = nn.ModuleList(TransformerLayer(cfg, cfg.pattern(i)) for i in range(cfg.layers))
+        self.norm = nn.LayerNorm(cfg.dim)
+        self.head = nn.Linear(cfg.dim, codebook_size)
+
+    def _embed(self, tokens: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        x = self.token_emb(tokens)
+        x = x + rearrange(self.pos_conv(F.pad(rearrange(x, "b t d -> b d t"), (7, 0))), "b d t -> b t d")
+        if self.cond_emb is not None:
+            if cond is None:
+                raise ValueError("this prior is conditioned on the level above: pass cond")
+            c = self.cond_emb(cond).repeat_interleave(self.cond_ratio, dim=1)
+            if c.shape[1] < x.shape[1]:
+                c = F.pad(c, (0, 0, 0, x.shape[1] - c.shape[1]))
+            x = x + c[:, : x.shape[1]]
+        return x
+
+    def hidden_states(self, tokens: torch.Tensor, cond: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Input embedding and every layer's output, each ``(batch, time, dim)``; position ``t`` has seen tokens ``<= t``."""
+        x = self._embed(tokens, cond)
+        states = [x]
+        for layer in self.layers:
+            x = layer(x)
+            states.append(x)
+        return states
+
+    def forward(self, tokens: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """Next-token logits ``(batch, time, K)``: position ``t`` predicts ``tokens[:, t]`` from ``tokens[:, :t]``."""
+        start = torch.full_like(tokens[:, :1], self.codebook_size)
+        shifted = torch.cat([start, tokens[:, :-1]], dim=1)
+        return self.head(self.norm(self.hidden_states(shifted, cond)[-1]))
+
+    def nll(self, tokens: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean next-token negative log-likelihood in nats."""
+        logits = self(tokens, cond)
+        return F.cross_entropy(rearrange(logits, "b t k -> (b t) k"), tokens.flatten())

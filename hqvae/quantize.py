@@ -1,0 +1,141 @@
+"""Quantizers. Every one returns ``(quantized, indices, loss, stats)`` the same way.
+
+:class:`StochasticQuantizer` is the Gaussian stochastic quantizer of SQ-VAE / HQ-VAE
+(Takida et al. 2022, 2024): the posterior over codes is
+``softmax(-||z - b_k||^2 / (2 sigma^2))`` with a learnable variance ``sigma^2``; training
+draws a Gumbel-softmax relaxation of it, inference takes the argmax. The variance is a
+parameter of the ELBO, so it shrinks by itself as the codebook fits ("self-annealing"),
+and no commitment loss or EMA trick is needed against collapse.
+
+:class:`VQBaseline` wraps ``vector_quantize_pytorch.VectorQuantize`` (EMA codebook, k-means
+init, dead-code expiry) with the same interface for the VQ-VAE-2 style baseline.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+from vector_quantize_pytorch import VectorQuantize
+from vector_quantize_pytorch.vector_quantize_pytorch import kmeans
+
+
+def codebook_stats(indices: torch.Tensor, codebook_size: int) -> dict[str, torch.Tensor]:
+    """Usage (fraction of codes used) and perplexity of a batch of indices."""
+    counts = torch.bincount(indices.flatten(), minlength=codebook_size).float()
+    probs = counts / counts.sum().clamp(min=1)
+    entropy = -(probs * probs.clamp(min=1e-12).log()).sum()
+    return {"usage": (counts > 0).float().mean(), "perplexity": entropy.exp()}
+
+
+class StochasticQuantizer(nn.Module):
+    """Gaussian SQ with learnable variance.
+
+    Args:
+        dim: latent dimension.
+        codebook_size: number of codes K.
+        init_log_var: starting ``log sigma^2``; the ELBO drives it down during training.
+    """
+
+    def __init__(self, dim: int, codebook_size: int, init_log_var: float = 0.0, restart_threshold: float = 0.1):
+        super().__init__()
+        self.dim = dim
+        self.codebook_size = codebook_size
+        self.restart_threshold = restart_threshold
+        self.codebook = nn.Parameter(torch.randn(codebook_size, dim))
+        self.log_var = nn.Parameter(torch.tensor(float(init_log_var)))
+        self.register_buffer("initialised", torch.tensor(False))
+        self.register_buffer("usage_ema", torch.ones(codebook_size))
+
+    @torch.no_grad()
+    def restart_dead_codes(self, z: torch.Tensor, indices: torch.Tensor) -> None:
+        """Jukebox-style random restarts: a code whose EMA hit count fell below ``restart_threshold``
+        (per step) is moved onto a random latent of the batch, so a code abandoned early in a short
+        CPU run gets another chance instead of staying dead."""
+        counts = torch.bincount(indices.flatten(), minlength=self.codebook_size).float()
+        self.usage_ema.mul_(0.95).add_(counts, alpha=0.05)
+        dead = self.usage_ema < self.restart_threshold
+        n_dead = int(dead.sum())
+        if n_dead == 0:
+            return
+        flat = z.reshape(-1, self.dim)
+        pick = torch.randint(0, flat.shape[0], (n_dead,), device=z.device)
+        self.codebook.data[dead] = flat[pick]
+        self.usage_ema[dead] = 1.0
+
+    @property
+    def variance(self) -> torch.Tensor:
+        return self.log_var.exp().clamp(min=1e-6)
+
+    @torch.no_grad()
+    def init_from(self, z: torch.Tensor) -> None:
+        """k-means init of the codebook from encoder outputs ``(batch, time, dim)``."""
+        flat = rearrange(z, "b t d -> 1 (b t) d").float()
+        means, _ = kmeans(flat, self.codebook_size, num_iters=10)
+        self.codebook.data.copy_(means[0])
+        self.initialised.fill_(True)
+
+    def logits(self, z: torch.Tensor, codebook: torch.Tensor | None = None) -> torch.Tensor:
+        """``-||z - b_k||^2 / (2 sigma^2)`` for ``z`` ``(batch, time, dim)`` -> ``(batch, time, K)``."""
+        codebook = self.codebook if codebook is None else codebook
+        dist = (z.pow(2).sum(-1, keepdim=True) - 2 * z @ codebook.t()
+                + codebook.pow(2).sum(-1)[None, None])
+        return -0.5 * dist / self.variance
+
+    def forward(self, z: torch.Tensor, temperature: float = 1.0):
+        """``z``: (batch, time, dim). Returns quantized (batch, time, dim), indices (batch, time),
+        the KL term per batch item (summed over time and dims, averaged over the batch), and stats."""
+        if self.training and not bool(self.initialised):
+            self.init_from(z.detach())
+        logits = self.logits(z)
+        indices = logits.argmax(dim=-1)
+        if self.training:
+            soft = F.gumbel_softmax(logits, tau=temperature, hard=False, dim=-1)
+            quantized = soft @ self.codebook
+            # The entropy part of the KL reaches only the variance: through the codes or the latents
+            # it is maximised by merging everything into one spot (a uniform posterior), which on a
+            # small CPU budget collapses the coarse levels before reconstruction can pull them apart.
+            kl_logits = self.logits(z.detach(), self.codebook.detach())
+            probs = kl_logits.softmax(dim=-1)
+            log_probs = kl_logits.log_softmax(dim=-1)
+            # KL(q(k|z) || uniform) up to a constant, plus the Gaussian term between z and its code
+            kl_discrete = (probs * log_probs).sum(dim=(1, 2)).mean()
+            kl_continuous = (0.5 * (z - quantized).pow(2).sum(dim=(1, 2)) / self.variance).mean()
+            loss = kl_discrete + kl_continuous
+        else:
+            quantized = F.embedding(indices, self.codebook)
+            loss = z.new_zeros(())
+        if self.training and self.restart_threshold > 0:
+            self.restart_dead_codes(z.detach(), indices)
+        stats = codebook_stats(indices, self.codebook_size)
+        stats["variance"] = self.variance.detach()
+        return quantized, indices, loss, stats
+
+    def embed(self, indices: torch.Tensor) -> torch.Tensor:
+        """Codes for ``indices`` (batch, time) -> (batch, time, dim)."""
+        return F.embedding(indices, self.codebook)
+
+
+class VQBaseline(nn.Module):
+    """Deterministic VQ (EMA codebook, k-means init, dead-code expiry) for the baseline."""
+
+    def __init__(self, dim: int, codebook_size: int, commitment_weight: float = 0.25):
+        super().__init__()
+        self.dim = dim
+        self.codebook_size = codebook_size
+        self.vq = VectorQuantize(dim=dim, codebook_size=codebook_size, decay=0.99, kmeans_init=True,
+                                 kmeans_iters=10, threshold_ema_dead_code=2,
+                                 commitment_weight=commitment_weight)
+
+    def forward(self, z: torch.Tensor, temperature: float = 1.0):
+        quantized, indices, loss = self.vq(z)
+        loss = loss.sum()  # mean commitment loss per latent element
+        stats = codebook_stats(indices, self.codebook_size)
+        return quantized, indices, loss, stats
+
+    def embed(self, indices: torch.Tensor) -> torch.Tensor:
+        return self.vq.get_codes_from_indices(indices)
+
+
+QUANTIZERS = {"sq": StochasticQuantizer, "vq": VQBaseline}

@@ -1,0 +1,161 @@
+"""Stage 1 (HQ-VAE), stage 2 (sparse transformers), checkpoints."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from booster.checkpoint import CheckpointError, fingerprint, load_checkpoint, save_checkpoint
+from booster.pretrain import RandomCrops, load_clips
+from hqvae.foundation import CONFIGS, FoundationModel
+from hqvae.quantize import StochasticQuantizer
+from hqvae.sparse_attention import dense_attention, sparse_attention, sparse_mask
+
+
+@pytest.fixture(scope="module")
+def crops(rendered_corpus):
+    files = sorted(rendered_corpus.glob("*/mix.flac"))
+    clips, failures = load_clips(files, 22050)
+    assert not failures
+    return RandomCrops(clips, 4096, seed=0)
+
+
+def test_micro_model_learns_on_rendered_audio(crops):
+    torch.manual_seed(0)
+    model = FoundationModel(CONFIGS["micro"]())
+    opt = torch.optim.Adam(model.codec.parameters(), lr=2e-3)
+    fixed = torch.stack([crops[i] for i in range(8)])
+    model.train()
+
+    def eval_loss():
+        # the same batch, quantized, fixed noise: compare before and after training
+        torch.manual_seed(123)
+        with torch.no_grad():
+            return model.codec(fixed, 0.5, quantize=True).logs["stft"].item()
+
+    model.codec(fixed, 1.0, quantize=True)  # k-means init of the codebooks
+    before = eval_loss()
+    for step in range(60):
+        batch = torch.stack([crops[8 + 8 * step + j] for j in range(8)])
+        out = model.codec(batch, 1.0, quantize=True)
+        opt.zero_grad()
+        out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.codec.parameters(), 1.0)
+        opt.step()
+    after = eval_loss()
+    assert after < before * 0.9, (before, after)
+
+
+def test_stochastic_quantizer_posterior_and_argmax():
+    q = StochasticQuantizer(dim=4, codebook_size=3)
+    q.codebook.data = torch.tensor([[0.0, 0, 0, 0], [1.0, 1, 1, 1], [-1.0, -1, -1, -1]])
+    q.initialised.fill_(True)
+    z = torch.tensor([[[0.9, 1.1, 1.0, 0.8], [-1.0, -0.9, -1.2, -1.0], [0.1, 0.0, -0.1, 0.0]]])
+    q.eval()
+    quantized, idx, loss, stats = q(z)
+    assert idx.tolist() == [[1, 2, 0]]
+    torch.testing.assert_close(quantized, q.codebook[idx])
+    # posterior = softmax(-||z - b||^2 / 2 sigma^2)
+    logits = q.logits(z)
+    expected = -((z[..., None, :] - q.codebook) ** 2).sum(-1) / (2 * q.variance)
+    torch.testing.assert_close(logits, expected)
+    assert stats["usage"].item() == 1.0
+    # a larger variance flattens the posterior
+    q.log_var.data.fill_(5.0)
+    assert q.logits(z).softmax(-1).max() < logits.softmax(-1).max()
+
+
+def test_inference_tokens_are_deterministic(crops):
+    model = FoundationModel(CONFIGS["micro"]())
+    model.train()
+    model.codec(torch.stack([crops[i] for i in range(4)]), 1.0)  # init codebooks and norm stats
+    x = torch.stack([crops[100], crops[101]])
+    a = model.codec.encode(x)
+    b = model.codec.encode(x)
+    for level in model.levels:
+        assert torch.equal(a[level], b[level])
+    assert [a[lv].shape[1] for lv in model.levels] == [4096 // 128, 4096 // 32, 4096 // 8]
+
+
+def test_save_load_round_trip_is_bit_exact(tmp_path, crops):
+    model = FoundationModel(CONFIGS["micro"]())
+    model.train()
+    model.codec(torch.stack([crops[i] for i in range(4)]), 1.0)
+    fp = save_checkpoint(model, tmp_path / "ckpt")
+    assert fp == fingerprint(tmp_path / "ckpt") and len(fp) == 64
+    loaded = load_checkpoint(tmp_path / "ckpt")
+    for (k, v), (k2, v2) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
+        assert k == k2 and torch.equal(v, v2), k
+    x = crops[7][None]
+    model.eval()
+    for level in model.levels:
+        assert torch.equal(model.codec.encode(x)[level], loaded.codec.encode(x)[level])
+
+
+def test_bad_checkpoints_give_clear_errors(tmp_path):
+    model = FoundationModel(CONFIGS["micro"]())
+    good = tmp_path / "good"
+    save_checkpoint(model, good)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "missing")
+    # corrupt weights
+    bad = tmp_path / "corrupt"
+    bad.mkdir()
+    (bad / "config.json").write_text((good / "config.json").read_text())
+    (bad / "model.safetensors").write_bytes((good / "model.safetensors").read_bytes()[:200])
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_checkpoint(bad)
+    # config of another model size than the weights
+    mismatch = tmp_path / "mismatch"
+    mismatch.mkdir()
+    cfg = json.loads((good / "config.json").read_text())
+    cfg["model"]["codec"]["latent_dim"] = 12
+    (mismatch / "config.json").write_text(json.dumps(cfg))
+    (mismatch / "model.safetensors").write_bytes((good / "model.safetensors").read_bytes())
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_checkpoint(mismatch)
+    (mismatch / "config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        load_checkpoint(mismatch)
+
+
+@pytest.mark.parametrize("pattern", ["local", "strided"])
+@pytest.mark.parametrize("t", [37, 64])
+def test_sparse_attention_equals_dense_under_same_mask(pattern, t):
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 3, t, 8) for _ in range(3))
+    block, stride, taps = 8, 8, 3
+    sparse = sparse_attention(q, k, v, pattern, block, stride, taps)
+    dense = dense_attention(q, k, v, sparse_mask(t, pattern, block, stride, taps))
+    torch.testing.assert_close(sparse, dense, atol=1e-5, rtol=1e-5)
+
+
+def test_sparse_attention_is_causal():
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(1, 2, 40, 8) for _ in range(3))
+    for pattern in ("local", "strided"):
+        base = sparse_attention(q, k, v, pattern, 8, 8, 4)
+        k2, v2 = k.clone(), v.clone()
+        k2[:, :, 30:] += 5.0
+        v2[:, :, 30:] += 5.0
+        changed = sparse_attention(q, k2, v2, pattern, 8, 8, 4)
+        torch.testing.assert_close(base[:, :, :30], changed[:, :, :30])
+
+
+def test_prior_learns_a_repeating_sequence():
+    torch.manual_seed(0)
+    model = FoundationModel(CONFIGS["micro"]())
+    prior = model.priors["top"]
+    tokens = torch.tensor([[1, 5, 9, 3] * 16])
+    opt = torch.optim.Adam(prior.parameters(), lr=3e-3)
+    first = prior.nll(tokens).item()
+    for _ in range(80):
+        loss = prior.nll(tokens)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert prior.nll(tokens).item() < 0.3 * first
+    assert np.isclose(first, np.log(32), rtol=0.3)  # starts near uniform over the codebook

@@ -1,0 +1,76 @@
+"""`booster pretrain` end to end on a tiny corpus, its resume, and the Booster API on its checkpoint."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from booster import Booster
+from booster.cli import app
+
+
+@pytest.fixture(scope="module")
+def micro_checkpoint(rendered_corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ckpt") / "micro"
+    res = CliRunner().invoke(app, ["pretrain", str(rendered_corpus), "--out", str(out), "--config", "micro",
+                                   "--minutes", "0.15", "--batch-size", "4",
+                                   "--warmup-steps", "3"])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_pretrain_writes_checkpoint_and_logs(micro_checkpoint):
+    summary = json.loads((micro_checkpoint / "training.json").read_text())
+    assert summary["stage1_steps"] > 0 and summary["stage2_steps"] > 0
+    assert summary["clips_used"] > 0 and summary["hours"] > 0
+    assert (micro_checkpoint / "config.json").exists() and (micro_checkpoint / "model.safetensors").exists()
+    logged = next((micro_checkpoint / "logs" / "stage1").rglob("metrics.csv")).read_text()
+    for key in ("stage1/top/usage", "stage1/top/perplexity", "stage1/top/variance", "stage1/loss"):
+        assert key in logged
+
+
+def test_pretrain_resumes_without_redoing_finished_stages(micro_checkpoint):
+    before = json.loads((micro_checkpoint / "training.json").read_text())
+    res = CliRunner().invoke(app, ["pretrain", str(micro_checkpoint.parent.parent), "--out", str(micro_checkpoint),
+                                   "--config", "micro", "--minutes", "0.15"])
+    # the audio dir differs, but the finished stage 1 is not trained again and stage 2's budget is spent
+    assert res.exit_code == 0, res.output
+    after = json.loads((micro_checkpoint / "training.json").read_text())
+    assert after["stage1_steps"] == before["stage1_steps"]
+    assert after["stage2_steps"] == before["stage2_steps"]
+
+
+def test_pretrain_rejects_bad_input(tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["pretrain", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "not found" in res.output
+    (tmp_path / "empty").mkdir()
+    res = runner.invoke(app, ["pretrain", str(tmp_path / "empty"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "no audio files" in res.output
+    res = runner.invoke(app, ["pretrain", str(tmp_path / "empty"), "--out", str(tmp_path / "o"), "--config", "huge"])
+    assert res.exit_code == 2 and "--config" in res.output
+
+
+def test_booster_extracts_tokens_and_features(micro_checkpoint):
+    b = Booster.from_pretrained(micro_checkpoint)
+    rng = np.random.default_rng(0)
+    stereo_44k = rng.uniform(-0.3, 0.3, (2, 44100)).astype(np.float32)
+    out = b.extract(stereo_44k, 44100)
+    assert list(out.tokens) == ["top", "mid", "fine"]
+    assert out.tokens["top"].dtype == torch.long
+    # one second at 22050 Hz: ceil(22050 / hop) frames per level
+    assert out.tokens["top"].shape == (173,) and out.tokens["fine"].shape == (2757,)
+    assert set(out.features) == set(b.feature_names())
+    for name, feats in out.features.items():
+        level = name.split(".")[0]
+        assert feats.shape[0] == out.tokens[level].shape[0]
+        assert out.frame_rates[name] == pytest.approx(22050 / {"top": 128, "mid": 32, "fine": 8}[level])
+    again = b.extract(stereo_44k, 44100, features=["top.layer2"])
+    assert list(again.features) == ["top.layer2"]
+    torch.testing.assert_close(again.features["top.layer2"], out.features["top.layer2"])
+    with pytest.raises(ValueError, match="unknown features"):
+        b.extract(stereo_44k, 44100, features=["top.layer99"])
