@@ -18,8 +18,12 @@ $(STAMP): pyproject.toml
 	@bash scripts/ensure-fluidsynth.sh
 	@touch $(STAMP)
 
+# render a small corpus, cache it with the bundled model, show the store and one feature's statistics
 demo: setup
 	$(BOOSTER) data render $(DEMO)/corpus --tracks 4 --seconds 8 --seed 0
+	rm -rf $(DEMO)/features.zarr
+	$(BOOSTER) cache $(DEMO)/corpus -o $(DEMO)/features.zarr --workers 2
+	$(BOOSTER) info $(DEMO)/features.zarr --stats top.layer2
 
 lint: setup
 	$(VENV)/bin/ruff check .

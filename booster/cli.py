@@ -123,6 +123,114 @@ def bench_cmd(
         save_report(report, out)
 
 
+def resolve_inputs(path: Path) -> list:
+    """Tracks to cache from a file, a dataset folder in a known layout, or any folder of audio."""
+    from booster.audio import is_audio_file
+    from downstream.data.layouts import detect_layout, open_dataset
+    from feature_store.cache import CacheItem
+
+    if path.is_file():
+        return [CacheItem(path.stem, str(path))]
+    layout = detect_layout(path)
+    if layout is not None:
+        return [CacheItem(r.track_id, str(r.mix_path)) for r in open_dataset(path, layout)]
+    files = sorted(p for p in path.rglob("*") if p.is_file() and is_audio_file(p))
+    return [CacheItem(str(f.relative_to(path).with_suffix("")), str(f)) for f in files]
+
+
+@app.command("cache")
+def cache_cmd(
+    input_path: Path = typer.Argument(..., metavar="INPUT", help="Audio file, folder, or dataset folder."),
+    out: Path = typer.Option(..., "-o", "--out", help="Feature store (.zarr) to create or resume."),
+    model: Path = typer.Option(None, "--model", help="Checkpoint folder (default: the bundled model)."),
+    features: str = typer.Option("", "--features", help="Comma-separated names (default: all)."),
+    workers: int = typer.Option(1, "--workers", help="Local worker processes."),
+    scheduler: str = typer.Option("", "--scheduler", help="Dask scheduler address (runs on that cluster)."),
+    shard_size: int = typer.Option(8, "--shard-size", help="Tracks per unit of work."),
+    allow_mismatch: bool = typer.Option(False, "--allow-mismatch", help="Add to a store of another model."),
+) -> None:
+    """Precompute booster features for every track into a Zarr store (resumable, parallel)."""
+    from rich.progress import TaskProgressColumn
+
+    from booster.checkpoint import CheckpointError
+    from feature_store.cache import run_cache
+    from feature_store.store import StoreError
+
+    if not input_path.exists():
+        fail(f"{input_path}: not found")
+    if workers < 1 or shard_size < 1:
+        fail("--workers and --shard-size must be >= 1")
+    items = resolve_inputs(input_path)
+    if not items:
+        fail(f"{input_path}: no audio files found")
+    names = [n.strip() for n in features.split(",") if n.strip()] or None
+    with Progress(TextColumn("[bold]cache"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+                  TextColumn("{task.fields[speed]}"), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("cache", total=len(items), speed="")
+        t0, audio = time.perf_counter(), [0.0]
+
+        def advance(result) -> None:
+            audio[0] += result.seconds
+            bar.update(task, advance=1, speed=f"{audio[0] / max(time.perf_counter() - t0, 1e-6):.1f} audio-s/s")
+
+        try:
+            report = run_cache(items, out, model, names, workers, scheduler or None, shard_size, allow_mismatch,
+                               on_result=advance)
+        except (CheckpointError, StoreError, ValueError) as err:
+            fail(str(err))
+        bar.update(task, completed=len(items))
+    speed = report["audio_seconds"] / max(report["wall_seconds"], 1e-9)
+    Console().print(f"cached {report['done']} tracks ({report['audio_seconds']:.0f} s of audio, {speed:.1f}x "
+                    f"realtime), skipped {report['skipped']} already complete, {len(report['failed'])} failed")
+    for track, reason in report["failed"].items():
+        Console().print(f"  [red]failed[/] {track}: {reason}", highlight=False, soft_wrap=True)
+    if report["failed"]:
+        raise typer.Exit(1)
+
+
+@app.command("info")
+def info_cmd(
+    store: Path = typer.Argument(..., help="Feature store (.zarr)."),
+    stats: str = typer.Option("", "--stats", help="Also print statistics of this feature over all tracks."),
+) -> None:
+    """Model, features, tracks, hours and failures of a feature store."""
+    from feature_store.store import FeatureStore, StoreError
+
+    try:
+        fs = FeatureStore.open(store)
+    except StoreError as err:
+        fail(str(err))
+    s = fs.summary()
+    con = Console()
+    con.print(f"store {s['path']}\nmodel {s['fingerprint']}\ntracks {s['tracks']}, {s['hours']:.3f} h, "
+              f"{len(s['failures'])} failed")
+    table = Table(title="features")
+    for c in ("name", "frames/s", "dim", "dtype"):
+        table.add_column(c)
+    for spec in fs.specs.values():
+        table.add_row(spec.name, f"{spec.frame_rate:.2f}", str(spec.dim) if spec.dim else "tokens", spec.dtype)
+    con.print(table)
+    for track, reason in s["failures"].items():
+        con.print(f"  [red]failed[/] {track}: {reason}", highlight=False, soft_wrap=True)
+    if stats:
+        import numpy as np
+
+        if stats not in fs.specs:
+            fail(f"{store}: no feature {stats!r}; it holds {', '.join(fs.specs)}")
+        data = [fs.read(t, stats) for t in fs.tracks()]
+        if not data:
+            fail(f"{store}: no complete tracks to summarise")
+        x = np.concatenate(data, axis=0)
+        if fs.specs[stats].is_tokens:
+            counts = np.bincount(x)
+            p = counts[counts > 0] / counts.sum()
+            con.print(f"{stats}: {len(x)} frames, {int((counts > 0).sum())} distinct tokens, "
+                      f"perplexity {float(np.exp(-(p * np.log(p)).sum())):.1f}")
+        else:
+            con.print(f"{stats}: {x.shape[0]} frames x {x.shape[1]} dims, mean {x.mean():.4f}, std {x.std():.4f}, "
+                      f"min {x.min():.4f}, max {x.max():.4f}, mean per-dim std {x.std(axis=0).mean():.4f}")
+
+
 def main() -> None:
     app()
 

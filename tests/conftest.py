@@ -34,3 +34,17 @@ def rendered_corpus(tmp_path_factory) -> Path:
     render_corpus(out, RenderConfig(tracks=3, seconds=6, source="procedural", synth="basic", seed=3))
     render_corpus(out, RenderConfig(tracks=2, seconds=6, source="music21", synth="basic", seed=3, start_index=4))
     return out
+
+
+@pytest.fixture(scope="session")
+def micro_ckpt(tmp_path_factory) -> Path:
+    """A freshly initialised micro checkpoint: deterministic, fast to extract with."""
+    import torch
+
+    from booster.checkpoint import save_checkpoint
+    from hqvae.foundation import CONFIGS, FoundationModel
+
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("micro") / "ckpt"
+    save_checkpoint(FoundationModel(CONFIGS["micro"]()), out)
+    return out

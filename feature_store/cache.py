@@ -1,0 +1,190 @@
+"""Fill a feature store from audio: local processes or a Dask cluster, one code path.
+
+Work is cut into shards of tracks; each shard runs in a worker (a local process or a Dask
+worker) that loads the model once, writes its own part of the store, and returns a result
+per track. A failing file (corrupt, empty, NaN) is recorded in the manifest with its reason
+and the shard goes on. Tracks already complete in the store are skipped, so a rerun after a
+crash does exactly the missing work.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from booster.audio import AudioError, load_audio
+from booster.checkpoint import DEFAULT_CHECKPOINT, fingerprint, read_config
+from feature_store.store import FeatureSpec, FeatureStore, StoreError, file_hash
+
+
+@dataclass(frozen=True)
+class CacheItem:
+    track_id: str
+    path: str
+
+
+@dataclass
+class TrackResult:
+    track_id: str
+    ok: bool
+    seconds: float = 0.0
+    error: str = ""
+
+
+def feature_specs(booster, names: list[str] | None = None) -> list[FeatureSpec]:
+    """Specs for ``<level>.tokens`` and every booster feature (or the ``names`` asked for)."""
+    cfg = booster.model.config
+    available = {}
+    for level in booster.levels:
+        rate = booster.frame_rate(level)
+        available[f"{level}.tokens"] = FeatureSpec(f"{level}.tokens", rate, 0)
+        available[f"{level}.embedding"] = FeatureSpec(f"{level}.embedding", rate, cfg.codec.latent_dim)
+        if booster.model.priors:
+            for j in cfg.feature_layers:
+                available[f"{level}.layer{j}"] = FeatureSpec(f"{level}.layer{j}", rate, cfg.prior.dim)
+    if names is None:
+        return list(available.values())
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise ValueError(f"unknown features {unknown}; available: {', '.join(available)}")
+    return [available[n] for n in names]
+
+
+_BOOSTERS: dict = {}
+
+
+def _booster(model_path: str, threads: int | None):
+    if model_path not in _BOOSTERS:
+        import torch
+
+        from booster.extract import Booster
+
+        if threads:
+            torch.set_num_threads(threads)
+        _BOOSTERS[model_path] = Booster.from_pretrained(model_path)
+    return _BOOSTERS[model_path]
+
+
+def extract_features(booster, path: str, names: list[str]) -> tuple[dict[str, np.ndarray], float]:
+    audio, info = load_audio(path, booster.sample_rate, mono=True)
+    if float(np.abs(audio).max()) == 0.0:
+        raise AudioError(path, "is digital silence", "nothing to extract; remove it from the input")
+    wanted = [n for n in names if not n.endswith(".tokens")]
+    out = booster.extract(audio, booster.sample_rate, features=wanted)
+    feats = {n: out.features[n].numpy() for n in wanted}
+    for n in names:
+        if n.endswith(".tokens"):
+            feats[n] = out.tokens[n.rsplit(".", 1)[0]].numpy()
+    return feats, info.duration
+
+
+def process_shard(store_path: str, model_path: str, names: list[str], items: list[CacheItem],
+                  threads: int | None = 1) -> list[TrackResult]:
+    """Extract and store one shard of tracks in a new part of the store. Runs in a worker."""
+    booster = _booster(model_path, threads)
+    store = FeatureStore.open(store_path, mode="a")
+    results = []
+    with store.writer() as writer:
+        for item in items:
+            try:
+                feats, seconds = extract_features(booster, item.path, names)
+            except (AudioError, ValueError, RuntimeError) as err:
+                writer.fail(item.track_id, str(err), item.path)
+                results.append(TrackResult(item.track_id, False, error=str(err)))
+                continue
+            writer.add(item.track_id, feats, item.path, file_hash(item.path), seconds)
+            results.append(TrackResult(item.track_id, True, seconds))
+    return results
+
+
+def shards(items: list[CacheItem], size: int) -> list[list[CacheItem]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def open_or_create(store_path: Path, model_path: Path, names: list[str] | None,
+                   allow_mismatch: bool = False) -> tuple[FeatureStore, list[str]]:
+    """The store to fill (created if new) and the feature names it holds."""
+    fp = fingerprint(model_path)
+    if store_path.exists():
+        store = FeatureStore.open(store_path, fingerprint=fp, allow_mismatch=allow_mismatch, mode="a")
+        if names is not None and sorted(names) != sorted(store.feature_names()):
+            raise StoreError(f"{store_path}: holds features {store.feature_names()}, not {names}; "
+                             "use a new store for other features")
+        return store, store.feature_names()
+    booster = _booster(str(model_path), None)
+    specs = feature_specs(booster, names)
+    store = FeatureStore.create(store_path, fp, specs, read_config(model_path)["model"], booster.sample_rate)
+    return store, [s.name for s in specs]
+
+
+def run_cache(
+    items: list[CacheItem],
+    store_path: str | Path,
+    model_path: str | Path | None = None,
+    names: list[str] | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    shard_size: int = 8,
+    allow_mismatch: bool = False,
+    on_result: Callable[[TrackResult], None] | None = None,
+) -> dict:
+    """Cache every item not already complete in the store. Returns counts, failures and timing."""
+    store_path = Path(store_path)
+    model_path = Path(model_path) if model_path else DEFAULT_CHECKPOINT
+    read_config(model_path)  # a clear CheckpointError before any work
+    ids = [i.track_id for i in items]
+    if len(set(ids)) != len(ids):
+        dupes = sorted({i for i in ids if ids.count(i) > 1})[:3]
+        raise ValueError(f"track ids are not unique (e.g. {dupes})")
+    store, names = open_or_create(store_path, model_path, names, allow_mismatch)
+    done = set(store.tracks())
+    todo = [i for i in items if i.track_id not in done]
+    t0 = time.perf_counter()
+    results: list[TrackResult] = []
+    work = shards(todo, shard_size)
+    if work:
+        threads = 1 if (workers > 1 or scheduler) else None
+        for shard_results in _run_shards(work, str(store_path), str(model_path), names, workers, scheduler,
+                                         threads):
+            for r in shard_results:
+                results.append(r)
+                if on_result:
+                    on_result(r)
+    wall = time.perf_counter() - t0
+    store.entries(refresh=True)
+    return {"skipped": len(items) - len(todo), "done": sum(r.ok for r in results),
+            "failed": {r.track_id: r.error for r in results if not r.ok},
+            "audio_seconds": sum(r.seconds for r in results), "wall_seconds": wall}
+
+
+def _run_shards(work, store_path, model_path, names, workers, scheduler, threads) -> Iterator[list[TrackResult]]:
+    """Yield each shard's results as it finishes: inline, in local processes, or on a Dask cluster."""
+    args = (store_path, model_path, names)
+    if scheduler:
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+
+        with Client(scheduler) as client:
+            futures = [client.submit(process_shard, *args, shard, threads, pure=False) for shard in work]
+            for fut in dask_completed(futures):
+                yield fut.result()
+    elif workers <= 1:
+        for shard in work:
+            yield process_shard(*args, shard, threads)
+    else:
+        # spawn, not fork: a forked child inherits torch's OpenMP state and can deadlock
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(process_shard, *args, shard, threads) for shard in work]
+            for fut in as_completed(futures):
+                yield fut.result()
+
+
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))

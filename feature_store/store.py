@@ -1,0 +1,273 @@
+"""A Zarr v3 store of booster features for a whole dataset.
+
+Layout (``STORE.zarr/``)::
+
+    zarr.json                     root group; attributes: format, model fingerprint + config, feature specs
+    parts/<part>/<feature>        append-only arrays, one part per writer session (float16 features,
+                                  int16 tokens), so concurrent writers never touch the same chunk
+    manifest/<key>.json           one small file per track, written atomically (tmp + rename) only
+                                  after the track's data is flushed: the manifest is the truth
+
+Why: zarr-python 3 allows concurrent writers only on different chunks and ``append``
+rewrites array metadata, so each part has exactly one owner; a writer buffers tracks and
+appends in large blocks; and a killed run leaves data without a manifest entry, which no
+reader ever sees. Resuming skips exactly the tracks whose manifest says ``ok``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import zarr
+
+FORMAT = "mfm-booster-store/1"
+FLOAT_DTYPE, TOKEN_DTYPE = "float16", "int16"
+
+
+class StoreError(ValueError):
+    """A store that cannot be opened or read as asked; the message names the store and the fix."""
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One stored feature: ``dim == 0`` means tokens, stored ``(frames,)`` int16."""
+
+    name: str
+    frame_rate: float
+    dim: int
+
+    @property
+    def dtype(self) -> str:
+        return TOKEN_DTYPE if self.dim == 0 else FLOAT_DTYPE
+
+    @property
+    def is_tokens(self) -> bool:
+        return self.dim == 0
+
+
+@dataclass
+class TrackEntry:
+    """Where a track's data lives, or why it failed."""
+
+    track_id: str
+    status: str  # "ok" | "failed"
+    source: str = ""
+    source_hash: str = ""
+    duration: float = 0.0
+    part: str = ""
+    offsets: dict[str, list[int]] = field(default_factory=dict)  # feature -> [start, frames]
+    error: str = ""
+
+
+def file_hash(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _manifest_key(track_id: str) -> str:
+    return hashlib.sha1(track_id.encode()).hexdigest()
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(f".tmp-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class FeatureStore:
+    def __init__(self, path: Path, group: zarr.Group):
+        self.path, self.group = path, group
+        attrs = group.attrs.asdict()
+        self.fingerprint: str = attrs["fingerprint"]
+        self.model_config: dict = attrs.get("model_config", {})
+        self.sample_rate: int = attrs.get("sample_rate", 0)
+        self.specs = {s["name"]: FeatureSpec(s["name"], float(s["frame_rate"]), int(s["dim"]))
+                      for s in attrs["features"]}
+        self._entries: dict[str, TrackEntry] | None = None
+
+    # --- creation and opening ------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | Path, fingerprint: str, specs: list[FeatureSpec], model_config: dict | None = None,
+               sample_rate: int = 0) -> FeatureStore:
+        path = Path(path)
+        if path.exists():
+            raise StoreError(f"{path}: already exists; open it to resume, or remove it")
+        group = zarr.open_group(str(path), mode="w-")
+        group.attrs.update({"format": FORMAT, "fingerprint": fingerprint, "model_config": model_config or {},
+                            "sample_rate": sample_rate, "features": [asdict(s) for s in specs]})
+        (path / "manifest").mkdir()
+        return cls(path, group)
+
+    @classmethod
+    def open(cls, path: str | Path, fingerprint: str | None = None, allow_mismatch: bool = False,
+             mode: str = "r") -> FeatureStore:
+        """Open a store; with ``fingerprint`` given, refuse a store made by another model unless allowed."""
+        path = Path(path)
+        if not (path / "zarr.json").exists():
+            raise StoreError(f"{path}: not a feature store (no zarr.json)")
+        group = zarr.open_group(str(path), mode=mode)
+        if group.attrs.get("format") != FORMAT:
+            raise StoreError(f"{path}: format {group.attrs.get('format')!r} is not {FORMAT!r}")
+        store = cls(path, group)
+        if fingerprint is not None and fingerprint != store.fingerprint and not allow_mismatch:
+            raise StoreError(f"{path}: made by model {store.fingerprint[:12]}, not {fingerprint[:12]}: its "
+                             "features are stale; use a new store, or --allow-mismatch to mix them knowingly")
+        return store
+
+    # --- manifest --------------------------------------------------------------------------
+    def entries(self, refresh: bool = False) -> dict[str, TrackEntry]:
+        if self._entries is None or refresh:
+            entries = {}
+            for f in sorted((self.path / "manifest").glob("*.json")):
+                e = TrackEntry(**json.loads(f.read_text()))
+                entries[e.track_id] = e
+            self._entries = entries
+        return self._entries
+
+    def tracks(self) -> list[str]:
+        """Ids of complete tracks, sorted."""
+        return sorted(t for t, e in self.entries().items() if e.status == "ok")
+
+    def failures(self) -> dict[str, str]:
+        return {t: e.error for t, e in sorted(self.entries().items()) if e.status == "failed"}
+
+    def feature_names(self) -> list[str]:
+        return list(self.specs)
+
+    def commit(self, entry: TrackEntry) -> None:
+        _atomic_write(self.path / "manifest" / f"{_manifest_key(entry.track_id)}.json",
+                      json.dumps(asdict(entry), sort_keys=True))
+        if self._entries is not None:
+            self._entries[entry.track_id] = entry
+
+    # --- reading -------------------------------------------------------------------------
+    def _entry(self, track_id: str) -> TrackEntry:
+        e = self.entries().get(track_id)
+        if e is None or e.status != "ok":
+            reason = f" (failed: {e.error})" if e is not None else ""
+            raise StoreError(f"{self.path}: no complete track {track_id!r}{reason}")
+        return e
+
+    def _spec(self, name: str) -> FeatureSpec:
+        if name not in self.specs:
+            raise StoreError(f"{self.path}: no feature {name!r}; it holds {', '.join(self.specs)}")
+        return self.specs[name]
+
+    def frames(self, track_id: str, name: str) -> int:
+        self._spec(name)
+        return self._entry(track_id).offsets[name][1]
+
+    def read(self, track_id: str, name: str) -> np.ndarray:
+        """A whole track's feature: ``(frames, dim)`` float32, or ``(frames,)`` int64 tokens."""
+        return self._slice(track_id, name, 0, self.frames(track_id, name))
+
+    def window(self, track_id: str, name: str, start_s: float, dur_s: float) -> np.ndarray:
+        """Frames whose start lies in ``[start_s, start_s + dur_s)``: ``round(dur_s * rate)`` frames from
+        ``floor(start_s * rate)``, cut at the track's end. ``(frames, dim)`` float32 or ``(frames,)`` int64."""
+        spec = self._spec(name)
+        if start_s < 0 or dur_s <= 0:
+            raise StoreError(f"window needs start_s >= 0 and dur_s > 0 (got {start_s}, {dur_s})")
+        first = int(np.floor(start_s * spec.frame_rate + 1e-9))
+        n = max(1, int(round(dur_s * spec.frame_rate)))
+        total = self.frames(track_id, name)
+        if first >= total:
+            raise StoreError(f"{track_id}: window starts at {start_s:.3f} s, after the track's end "
+                             f"({total / spec.frame_rate:.3f} s)")
+        return self._slice(track_id, name, first, min(total, first + n))
+
+    def _slice(self, track_id: str, name: str, a: int, b: int) -> np.ndarray:
+        e = self._entry(track_id)
+        start = e.offsets[name][0]
+        data = self.group[f"parts/{e.part}/{name}"][start + a:start + b]
+        return data.astype(np.int64) if self.specs[name].is_tokens else data.astype(np.float32)
+
+    def writer(self, name: str | None = None, flush_frames: int = 1 << 16) -> PartWriter:
+        return PartWriter(self, name or f"{os.getpid()}-{uuid.uuid4().hex[:8]}", flush_frames)
+
+    def summary(self) -> dict:
+        entries = self.entries()
+        ok = [e for e in entries.values() if e.status == "ok"]
+        return {"path": str(self.path), "fingerprint": self.fingerprint, "features": [asdict(s) for s in
+                self.specs.values()], "tracks": len(ok), "hours": sum(e.duration for e in ok) / 3600,
+                "failures": self.failures()}
+
+
+class PartWriter:
+    """Appends tracks to one part that only it owns; buffers tracks and appends in large blocks.
+
+    A track becomes visible only when :meth:`flush` has written its data and then its manifest
+    entry; ``close`` (or leaving the ``with`` block) flushes. Killed before that, the track is
+    simply absent and will be redone on resume.
+    """
+
+    def __init__(self, store: FeatureStore, part: str, flush_frames: int):
+        self.store, self.part, self.flush_frames = store, part, flush_frames
+        self.arrays = {}
+        for spec in store.specs.values():
+            shape = (0,) if spec.is_tokens else (0, spec.dim)
+            chunk_frames = max(256, int(spec.frame_rate * 4))  # ~4 s per chunk: small reads stay cheap
+            chunks = (chunk_frames,) if spec.is_tokens else (chunk_frames, spec.dim)
+            self.arrays[spec.name] = store.group.create_array(
+                f"parts/{part}/{spec.name}", shape=shape, chunks=chunks, dtype=spec.dtype, compressors=None)
+        self.sizes = {n: 0 for n in self.arrays}
+        self._pending: list[tuple[TrackEntry, dict[str, np.ndarray]]] = []
+        self._pending_frames = 0
+
+    def add(self, track_id: str, features: dict[str, np.ndarray], source: str = "", source_hash: str = "",
+            duration: float = 0.0) -> None:
+        missing = set(self.store.specs) - set(features)
+        if missing:
+            raise StoreError(f"{track_id}: missing features {sorted(missing)}")
+        arrays = {}
+        for name, spec in self.store.specs.items():
+            x = np.asarray(features[name])
+            expected_ndim = 1 if spec.is_tokens else 2
+            if x.ndim != expected_ndim or (not spec.is_tokens and x.shape[1] != spec.dim):
+                raise StoreError(f"{track_id}: feature {name} has shape {x.shape}, store expects "
+                                 f"{'(frames,)' if spec.is_tokens else f'(frames, {spec.dim})'}")
+            arrays[name] = x.astype(spec.dtype)
+        entry = TrackEntry(track_id, "ok", source, source_hash, duration, self.part)
+        self._pending.append((entry, arrays))
+        self._pending_frames += max(len(a) for a in arrays.values())
+        if self._pending_frames >= self.flush_frames:
+            self.flush()
+
+    def fail(self, track_id: str, reason: str, source: str = "") -> None:
+        """Record a failed track (visible at once; a resumed run tries it again)."""
+        self.store.commit(TrackEntry(track_id, "failed", source, error=reason))
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        for name, arr in self.arrays.items():
+            block = np.concatenate([a[name] for _, a in self._pending], axis=0)
+            offset = self.sizes[name]
+            for entry, a in self._pending:
+                entry.offsets[name] = [offset, len(a[name])]
+                offset += len(a[name])
+            arr.append(block, axis=0)
+            self.sizes[name] = offset
+        for entry, _ in self._pending:  # data is on disk: now make each track visible
+            self.store.commit(entry)
+        self._pending, self._pending_frames = [], 0
+
+    def close(self) -> None:
+        self.flush()
+
+    def __enter__(self) -> PartWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close()

@@ -1,0 +1,169 @@
+"""The Zarr feature store and `booster cache` / `booster info`: resumable, parallel, failure-tolerant."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from booster.cli import app
+from feature_store import FeatureStore
+from feature_store.cache import CacheItem, run_cache
+from feature_store.store import FeatureSpec, StoreError
+
+SPECS = [FeatureSpec("top.tokens", 10.0, 0), FeatureSpec("top.layer1", 10.0, 2)]
+
+
+def _synthetic(n: int):
+    return {"top.tokens": np.arange(n) % 7, "top.layer1": np.stack([np.arange(n), -np.arange(n)], 1) / 8}
+
+
+def test_window_returns_the_right_frames(tmp_path):
+    store = FeatureStore.create(tmp_path / "s.zarr", "fp", SPECS)
+    with store.writer() as w:
+        w.add("a", _synthetic(30), duration=3.0)
+        w.add("b", _synthetic(50), duration=5.0)
+    store = FeatureStore.open(tmp_path / "s.zarr")
+    assert store.tracks() == ["a", "b"] and store.feature_names() == ["top.tokens", "top.layer1"]
+    win = store.window("b", "top.layer1", 1.25, 0.5)  # frames 12..16
+    np.testing.assert_allclose(win, np.stack([np.arange(12, 17), -np.arange(12, 17)], 1) / 8)
+    assert store.window("b", "top.tokens", 1.25, 0.5).tolist() == [5, 6, 0, 1, 2]
+    assert store.window("a", "top.layer1", 2.8, 1.0).shape == (2, 2)  # cut at the end
+    np.testing.assert_allclose(store.read("a", "top.layer1"), _synthetic(30)["top.layer1"])
+    with pytest.raises(StoreError, match="after the track's end"):
+        store.window("a", "top.layer1", 3.5, 1.0)
+    with pytest.raises(StoreError, match="no feature"):
+        store.window("a", "nope", 0, 1)
+    with pytest.raises(StoreError, match="no complete track"):
+        store.window("zzz", "top.tokens", 0, 1)
+
+
+def test_unflushed_tracks_stay_invisible_and_shapes_are_checked(tmp_path):
+    store = FeatureStore.create(tmp_path / "s.zarr", "fp", SPECS)
+    w = store.writer(flush_frames=10**9)
+    w.add("a", _synthetic(30))
+    assert FeatureStore.open(tmp_path / "s.zarr").tracks() == []  # a crash here loses nothing visible
+    w.flush()
+    assert FeatureStore.open(tmp_path / "s.zarr").tracks() == ["a"]
+    with pytest.raises(StoreError, match="shape"):
+        w.add("bad", {"top.tokens": np.zeros(3), "top.layer1": np.zeros((3, 5))})
+
+
+def test_fingerprint_mismatch_is_refused(tmp_path):
+    FeatureStore.create(tmp_path / "s.zarr", "model-a", SPECS)
+    with pytest.raises(StoreError, match="stale"):
+        FeatureStore.open(tmp_path / "s.zarr", fingerprint="model-b")
+    assert FeatureStore.open(tmp_path / "s.zarr", fingerprint="model-b", allow_mismatch=True).fingerprint == "model-a"
+
+
+@pytest.fixture(scope="module")
+def audio_folder(rendered_corpus, tmp_path_factory) -> Path:
+    """Good files (rendered mixes and stems) plus a corrupt, an empty and a NaN file."""
+    folder = tmp_path_factory.mktemp("audio")
+    for i, f in enumerate(sorted(rendered_corpus.rglob("*.flac"))[:12]):
+        shutil.copy(f, folder / f"good{i:02d}.flac")
+    (folder / "bad").mkdir()
+    (folder / "bad" / "corrupt.wav").write_bytes(b"RIFF" + os.urandom(3000))
+    (folder / "bad" / "empty.flac").write_bytes(b"")
+    nan = np.full(22050, np.nan, dtype=np.float32)
+    sf.write(str(folder / "bad" / "nan.wav"), nan, 22050, subtype="FLOAT")
+    return folder
+
+
+def test_cache_records_failures_and_goes_on(audio_folder, micro_ckpt, tmp_path):
+    runner = CliRunner()
+    store_path = tmp_path / "f.zarr"
+    res = runner.invoke(app, ["cache", str(audio_folder), "-o", str(store_path), "--model", str(micro_ckpt)])
+    assert res.exit_code == 1, res.output
+    store = FeatureStore.open(store_path)
+    assert len(store.tracks()) == 12
+    assert set(store.failures()) == {"bad/corrupt", "bad/empty", "bad/nan"}
+    assert "NaN" in store.failures()["bad/nan"] and "empty" in store.failures()["bad/empty"]
+    info = runner.invoke(app, ["info", str(store_path)])
+    assert info.exit_code == 0 and "tracks 12" in info.output and "3 failed" in info.output
+    assert "top.layer2" in info.output
+    # features match a direct extraction
+    from booster import Booster
+    from booster.audio import load_audio
+
+    b = Booster.from_pretrained(micro_ckpt)
+    audio, _ = load_audio(audio_folder / "good03.flac", 22050, mono=True)
+    direct = b.extract(audio, 22050)
+    np.testing.assert_allclose(store.read("good03", "mid.layer1"), direct.features["mid.layer1"].numpy(),
+                               rtol=1e-2, atol=1e-2)  # stored as float16
+    assert store.read("good03", "fine.tokens").tolist() == direct.tokens["fine"].tolist()
+    # rerun: nothing left to do but the failures, which fail again
+    again = runner.invoke(app, ["cache", str(audio_folder), "-o", str(store_path), "--model", str(micro_ckpt)])
+    assert again.exit_code == 1 and "skipped 12" in again.output
+
+
+def test_other_model_store_refused_by_cache(audio_folder, micro_ckpt, tmp_path):
+    store_path = tmp_path / "f.zarr"
+    FeatureStore.create(store_path, "another-model", SPECS)
+    res = CliRunner().invoke(app, ["cache", str(audio_folder), "-o", str(store_path), "--model", str(micro_ckpt)])
+    assert res.exit_code == 2 and "stale" in res.output
+
+
+def _store_contents(path: Path) -> dict:
+    store = FeatureStore.open(path)
+    return {(t, n): store.read(t, n) for t in store.tracks() for n in store.feature_names()}
+
+
+def test_kill_9_then_resume_gives_identical_features(audio_folder, micro_ckpt, tmp_path):
+    good = tmp_path / "good"
+    good.mkdir()
+    for f in sorted(audio_folder.glob("good*.flac")):
+        for k in range(3):  # 36 tracks: enough work to be caught mid-run
+            shutil.copy(f, good / f"{f.stem}_{k}.flac")
+    ref = tmp_path / "ref.zarr"
+    run_cache([CacheItem(p.stem, str(p)) for p in sorted(good.glob("*.flac"))], ref, micro_ckpt)
+
+    killed = tmp_path / "killed.zarr"
+    cmd = [sys.executable, "-m", "booster.cli", "cache", str(good), "-o", str(killed), "--model", str(micro_ckpt),
+           "--shard-size", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if (killed / "manifest").exists() and len(list((killed / "manifest").glob("*.json"))) >= 2:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = FeatureStore.open(killed).tracks()
+    assert 2 <= len(partial) < 36
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert f"skipped {len(partial)}" in res.stdout.replace("\n", " ")
+    a, b = _store_contents(ref), _store_contents(killed)
+    assert a.keys() == b.keys() and len(a) == 36 * 12  # 3 levels x (tokens, embedding, 2 layers)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_local_processes_and_dask_cluster_match_inline(audio_folder, micro_ckpt, tmp_path):
+    from distributed import LocalCluster
+
+    items = [CacheItem(p.stem, str(p)) for p in sorted(audio_folder.glob("good*.flac"))]
+    run_cache(items, tmp_path / "inline.zarr", micro_ckpt, shard_size=4)
+    report = run_cache(items, tmp_path / "procs.zarr", micro_ckpt, workers=2, shard_size=3)
+    assert report["done"] == 12
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        report = run_cache(items, tmp_path / "dask.zarr", micro_ckpt, scheduler=cluster.scheduler_address,
+                           shard_size=3)
+    assert report["done"] == 12 and not report["failed"]
+    ref = _store_contents(tmp_path / "inline.zarr")
+    for other in ("procs.zarr", "dask.zarr"):
+        got = _store_contents(tmp_path / other)
+        assert got.keys() == ref.keys()
+        for key in ref:
+            np.testing.assert_array_equal(got[key], ref[key])
