@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,10 @@ class BoosterOutput:
 
 
 class Booster:
+    #: seconds of audio per window, and codec context kept on each side of a window
+    window_s: float = 60.0
+    codec_margin_s: float = 1.0
+
     def __init__(self, model: FoundationModel, checkpoint: str | Path | None = None, device: str = "cpu"):
         self.model = model.to(device).eval()
         self.device = device
@@ -58,32 +63,84 @@ class Booster:
                 names += [f"{level}.layer{i}" for i in self.model.config.feature_layers]
         return names
 
+    def receptive_frames(self) -> int:
+        """Past frames a prior layer stack can see: the left context a window needs to match one pass."""
+        p = self.model.config.prior
+        total = 8  # the causal positional conv
+        for i in range(p.layers):
+            total += 2 * p.block if p.pattern(i) == "local" else (p.taps - 1) * p.stride
+        return total
+
+    @torch.inference_mode()
+    def tokens(self, audio: np.ndarray) -> dict[str, torch.Tensor]:
+        """Tokens ``level -> (1, frames)`` of model-rate mono audio ``(1, samples)``, windowed so memory stays
+        bounded; windows overlap by ``codec_margin_s`` on each side and only their centres are kept."""
+        codec = self.model.codec
+        hop = codec.config.total_hop
+        n = audio.shape[1]
+        win = max(hop, int(self.window_s * self.sample_rate) // hop * hop)
+        margin = int(self.codec_margin_s * self.sample_rate) // hop * hop
+        x = torch.from_numpy(audio).to(self.device)
+        pieces: dict[str, list[torch.Tensor]] = {lv: [] for lv in self.levels}
+        for a in range(0, n, win):
+            b = min(n, a + win)
+            lo, hi = max(0, a - margin), min(n, b + margin)
+            seg = codec.pad(x[:, lo:hi])
+            toks = codec.encode(seg)
+            for lv in self.levels:
+                h = codec.config.hops[lv]
+                first = (a - lo) // h
+                count = int(np.ceil(b / h)) - a // h
+                pieces[lv].append(toks[lv][:, first:first + count])
+        return {lv: torch.cat(p, dim=1) for lv, p in pieces.items()}
+
+    @torch.inference_mode()
+    def layer_states(self, level: int, tokens: dict[str, torch.Tensor], layers: list[int]) -> dict[int, torch.Tensor]:
+        """Hidden states ``(frames, dim)`` of the chosen layers of one level's prior, in windows with enough
+        left context (:meth:`receptive_frames`) to equal a single pass."""
+        name = self.levels[level]
+        prior = self.model.priors[name]
+        tok = tokens[name]
+        cond_all = tokens[self.levels[level - 1]] if level > 0 else None
+        ratio = prior.cond_ratio
+        step = math.lcm(self.model.config.prior.block, ratio)
+        ctx = -(-self.receptive_frames() // step) * step
+        t = tok.shape[1]
+        win = max(step, int(self.window_s * self.frame_rate(name)) // step * step)
+        out: dict[int, list[torch.Tensor]] = {j: [] for j in layers}
+        for a in range(0, t, win):
+            b = min(t, a + win)
+            s = max(0, a - ctx)  # a multiple of step, so block and conditioning boundaries line up
+            cond = cond_all[:, s // ratio: -(-b // ratio)] if cond_all is not None else None
+            states = prior.hidden_states(tok[:, s:b], cond)
+            for j in layers:
+                out[j].append(states[j][0, a - s:])
+        return {j: torch.cat(v, dim=0) for j, v in out.items()}
+
     @torch.inference_mode()
     def extract(self, wave, sample_rate: int, features: list[str] | None = None) -> BoosterOutput:
-        """Tokens and features of one waveform ``(samples,)`` or ``(channels, samples)`` at any rate."""
+        """Tokens and features of one waveform ``(samples,)`` or ``(channels, samples)`` at any rate.
+
+        Long audio is processed in ``window_s`` windows (bounded memory); away from the file's
+        edges the result equals a single pass up to float rounding.
+        """
         audio = to_model_audio(validate_wave(wave, sample_rate), sample_rate, self.sample_rate, mono=True)
-        n = audio.shape[1]
-        x = self.model.codec.pad(torch.from_numpy(audio).to(self.device))
         wanted = set(features) if features is not None else set(self.feature_names())
         unknown = wanted - set(self.feature_names())
         if unknown:
             raise ValueError(f"unknown features {sorted(unknown)}; available: {self.feature_names()}")
-        tokens = self.model.codec.encode(x)
+        tokens = self.tokens(audio)
         out = BoosterOutput()
         for i, level in enumerate(self.levels):
-            frames = int(np.ceil(n / self.model.config.codec.hops[level]))
-            tok = tokens[level][:, :frames]
+            tok = tokens[level]
             out.tokens[level] = tok[0].cpu()
             out.frame_rates[level] = self.frame_rate(level)
             if f"{level}.embedding" in wanted:
                 out.features[f"{level}.embedding"] = self.model.codec.embed(level, tok)[0].float().cpu()
                 out.frame_rates[f"{level}.embedding"] = self.frame_rate(level)
-            layer_names = [f"{level}.layer{j}" for j in self.model.config.feature_layers]
-            if self.model.priors and wanted & set(layer_names):
-                cond = tokens[self.levels[i - 1]] if i > 0 else None
-                states = self.model.priors[level].hidden_states(tokens[level], cond)
-                for j, name in zip(self.model.config.feature_layers, layer_names, strict=True):
-                    if name in wanted:
-                        out.features[name] = states[j][0, :frames].float().cpu()
-                        out.frame_rates[name] = self.frame_rate(level)
+            layers = [j for j in self.model.config.feature_layers if f"{level}.layer{j}" in wanted]
+            if self.model.priors and layers:
+                for j, states in self.layer_states(i, tokens, layers).items():
+                    out.features[f"{level}.layer{j}"] = states.float().cpu()
+                    out.frame_rates[f"{level}.layer{j}"] = self.frame_rate(level)
         return out
