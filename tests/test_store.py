@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 from typer.testing import CliRunner
 
 from booster.cli import app
@@ -167,3 +168,22 @@ def test_local_processes_and_dask_cluster_match_inline(audio_folder, micro_ckpt,
         assert got.keys() == ref.keys()
         for key in ref:
             np.testing.assert_array_equal(got[key], ref[key])
+
+
+def test_window_dataset_aligns_features(tmp_path):
+    from feature_store.dataset import WindowDataset
+
+    store = FeatureStore.create(tmp_path / "s.zarr", "fp", SPECS + [FeatureSpec("fine.layer1", 40.0, 3)])
+    with store.writer() as w:
+        feats = _synthetic(30)
+        feats["fine.layer1"] = np.repeat(np.arange(120, dtype=np.float32)[:, None], 3, 1)
+        w.add("a", feats, duration=3.0)
+    ds = WindowDataset(FeatureStore.open(tmp_path / "s.zarr"), ["top.tokens", "fine.layer1"], window_s=1.0,
+                       frame_rate=20.0, hop_s=0.5, labels=lambda t, s, d: torch.tensor([s]))
+    assert len(ds) == 5  # starts 0, 0.5, ..., 2.0
+    item = ds[2]
+    assert item["start_s"] == 1.0 and item["labels"].item() == 1.0
+    assert item["top.tokens"].shape == (20,) and item["fine.layer1"].shape == (20, 3)
+    assert item["top.tokens"].tolist()[:4] == [10 % 7, 10 % 7, 11 % 7, 11 % 7]
+    # 40 -> 20 frames/s: each output frame averages two source frames (centre convention)
+    np.testing.assert_allclose(item["fine.layer1"][:3, 0].numpy(), [40.5, 42.5, 44.5])
