@@ -8,7 +8,6 @@ the tokens' unigram entropy; sparse vs dense attention time and peak memory at T
 
 from __future__ import annotations
 
-import json
 import math
 import subprocess
 import sys
@@ -174,8 +173,4 @@ def print_model_report(r: dict, console) -> None:
     ratio = r["sparse_cost_ratio_4t_over_t"]
     console.print(f"sparse (local+strided) cost at 4T / at T: time {ratio['seconds']:.2f}x, "
                   f"peak memory {ratio['peak_bytes']:.2f}x (dense grows ~16x)")
-
-
-def save_report(r: dict, path: Path) -> None:
-    path.write_text(json.dumps(r, indent=2, default=float) + "\n")
 

@@ -103,24 +103,53 @@ def pretrain_cmd(
 
 @app.command("bench")
 def bench_cmd(
-    what: str = typer.Argument("all", help="model | all"),
+    what: str = typer.Argument("all", help="model | extract | store | all"),
     model: Path = typer.Option(None, "--model", help="Checkpoint (default: the bundled one)."),
     baseline: Path = typer.Option(None, "--baseline", help="VQ baseline checkpoint (default: bundled)."),
     out: Path = typer.Option(None, "--out", help="Write the figures as JSON here."),
 ) -> None:
-    """Benchmarks, each against a baseline measured in the same run."""
-    from booster.bench import BASELINE_CHECKPOINT, bench_model, print_model_report, save_report
+    """Benchmarks, each against a baseline measured in the same run (ratios, not absolute times)."""
+    import json
+    import tempfile
+
+    from booster.bench import BASELINE_CHECKPOINT, bench_model, print_model_report
+    from booster.bench_pipeline import bench_extract, bench_store, held_out_mix
     from booster.checkpoint import DEFAULT_CHECKPOINT, CheckpointError
 
-    if what not in ("model", "all"):
-        fail(f"unknown benchmark {what!r}; choose model or all")
+    if what not in ("model", "extract", "store", "all"):
+        fail(f"unknown benchmark {what!r}; choose model, extract, store or all")
+    con, report = Console(), {}
     try:
-        report = bench_model(model or DEFAULT_CHECKPOINT, baseline or BASELINE_CHECKPOINT)
+        if what in ("model", "all"):
+            report["model"] = bench_model(model or DEFAULT_CHECKPOINT, baseline or BASELINE_CHECKPOINT)
+            print_model_report(report["model"], con)
+        if what in ("extract", "all"):
+            audio, sr = held_out_mix(10.0)
+            r = report["extract"] = bench_extract(audio, sr, model)
+            table = Table(title=f"extraction speed, x realtime on {r['audio_seconds']:.0f} s ({r['threads']} threads)")
+            for c in ("model", "x realtime", "ratio to booster full"):
+                table.add_column(c)
+            for key in ("booster_tokens", "booster_full", "encodec_24k", "hubert_base"):
+                if isinstance(r.get(key), float):
+                    table.add_row(key, f"{r[key]:.1f}", f"{r[key] / r['booster_full']:.2f}")
+            con.print(table)
+        if what in ("store", "all"):
+            from downstream.data.render import RenderConfig, render_corpus
+
+            with tempfile.TemporaryDirectory() as tmp:
+                render_corpus(tmp, RenderConfig(16, 10.0, "procedural", "basic", 777))
+                r = report["store"] = bench_store(Path(tmp), model)
+            con.print(f"cache: {r['cache_x_realtime_1_worker']:.1f}x realtime with 1 worker, "
+                      f"{r['cache_x_realtime_2_workers']:.1f}x with 2 -> speed-up {r['cache_speedup_2_vs_1']:.2f}x")
+            hdf5 = f"{r['hdf5_reads_per_s']:.0f}" if r["hdf5_reads_per_s"] else "n/a"
+            con.print(f"random 1 s reads of {r['feature_read']}: store {r['store_reads_per_s']:.0f}/s, "
+                      f"memory-mapped .npy {r['npy_reads_per_s']:.0f}/s (store = {100 * r['store_vs_npy']:.1f}%), "
+                      f"HDF5 {hdf5}/s")
+            con.print(f"store size {r['store_bytes'] / 2**20:.1f} MiB = {r['store_size_vs_raw']:.2f}x raw float32")
     except CheckpointError as err:
         fail(str(err))
-    print_model_report(report, Console())
     if out:
-        save_report(report, out)
+        out.write_text(json.dumps(report, indent=2, default=float) + "\n")
 
 
 def resolve_inputs(path: Path) -> list:
