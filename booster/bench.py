@@ -78,21 +78,29 @@ def prior_metrics(model, tokens_all: list[dict], unigram: dict) -> dict:
     return out
 
 
+# Peak memory: Linux resets the process's RSS high-water mark on "5" > /proc/self/clear_refs,
+# so VmHWM after one call minus VmRSS before it is what that call needed at its peak.
 _ATTN_PROBE = """
-import resource, sys, time, torch
+import sys, time, torch
 from hqvae.sparse_attention import sparse_attention
+def status(key):
+    for line in open('/proc/self/status'):
+        if line.startswith(key):
+            return int(line.split()[1]) * 1024
 torch.set_num_threads(1)
 pattern, t, dim, heads, block, stride, taps = sys.argv[1], *map(int, sys.argv[2:])
 q, k, v = (torch.randn(1, heads, t, dim // heads) for _ in range(3))
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 with torch.inference_mode():
     sparse_attention(q, k, v, pattern, block, stride, taps)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    before = status('VmRSS')
+    open('/proc/self/clear_refs', 'w').write('5')
+    sparse_attention(q, k, v, pattern, block, stride, taps)
+    peak = max(0, status('VmHWM') - before)
     times = []
     for _ in range(5):
         t0 = time.perf_counter(); sparse_attention(q, k, v, pattern, block, stride, taps)
         times.append(time.perf_counter() - t0)
-print(sorted(times)[2], peak * 1024)
+print(sorted(times)[2], peak)
 """
 
 

@@ -92,6 +92,7 @@ def main() -> None:
     args = ap.parse_args()
     training = json.loads((args.ckpt / "training.json").read_text())
     report = json.loads(args.report.read_text())
+    report = report.get("model", report)  # `booster bench --out` nests it under "model"
     (args.ckpt / "MODEL_CARD.md").write_text(render_card(args.ckpt, training, report, args.command, args.data))
 
 

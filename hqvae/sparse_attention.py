@@ -64,18 +64,28 @@ def local_attention(q, k, v, block: int) -> torch.Tensor:
     return rearrange(out, "b h n w d -> b h (n w) d")[:, :, :t]
 
 
-def strided_attention(q, k, v, stride: int, taps: int) -> torch.Tensor:
-    """Causal strided attention: query ``i`` sees keys ``i - m * stride`` for ``m < taps``."""
-    t = q.shape[2]
-    offsets = torch.arange(taps, device=q.device) * stride  # (n,)
-    idx = torch.arange(t, device=q.device)[:, None] - offsets[None]  # (t, n)
-    valid = idx >= 0
-    idx = idx.clamp(min=0)
-    kg = k[:, :, idx]  # (b h t n d)
-    vg = v[:, :, idx]
-    scores = torch.einsum("bhtd,bhtnd->bhtn", q, kg) / math.sqrt(q.shape[-1])
-    scores = scores.masked_fill(~valid, float("-inf"))
-    return torch.einsum("bhtn,bhtnd->bhtd", scores.softmax(dim=-1), vg)
+def strided_attention(q, k, v, stride: int, taps: int, chunk: int = 256) -> torch.Tensor:
+    """Causal strided attention: query ``i`` sees keys ``i - m * stride`` for ``m < taps``.
+
+    The ``taps`` keys of every query are a strided *view* of the left-padded keys (no copy), and
+    queries go in chunks so each chunk's working set stays in cache: cost is linear in time.
+    """
+    b, h, t, d = q.shape
+    pad = (taps - 1) * stride
+    kp, vp = F.pad(k, (0, 0, pad, 0)), F.pad(v, (0, 0, pad, 0))
+    s0, s1, s2, s3 = kp.stride()
+    # view[..., i, m, :] = kp[..., i + m * stride, :] = k[..., i - (taps - 1 - m) * stride, :]
+    kv = kp.as_strided((b, h, t, taps, d), (s0, s1, s2, stride * s2, s3))
+    s0, s1, s2, s3 = vp.stride()
+    vv = vp.as_strided((b, h, t, taps, d), (s0, s1, s2, stride * s2, s3))
+    valid = (torch.arange(t, device=q.device)[:, None] + torch.arange(taps, device=q.device)[None] * stride) >= pad
+    out = torch.empty_like(q)
+    for a in range(0, t, chunk):
+        e = min(t, a + chunk)
+        scores = torch.einsum("bhtd,bhtnd->bhtn", q[:, :, a:e], kv[:, :, a:e]) / math.sqrt(d)
+        weights = scores.masked_fill(~valid[a:e], float("-inf")).softmax(dim=-1)
+        out[:, :, a:e] = torch.einsum("bhtn,bhtnd->bhtd", weights, vv[:, :, a:e])
+    return out
 
 
 def sparse_attention(q, k, v, pattern: str, block: int, stride: int, taps: int) -> torch.Tensor:
