@@ -137,7 +137,7 @@ def bench_cmd(
             from downstream.data.render import RenderConfig, render_corpus
 
             with tempfile.TemporaryDirectory() as tmp:
-                render_corpus(tmp, RenderConfig(16, 10.0, "procedural", "basic", 777))
+                render_corpus(tmp, RenderConfig(32, 15.0, "procedural", "basic", 777))
                 r = report["store"] = bench_store(Path(tmp), model)
             con.print(f"cache: {r['cache_x_realtime_1_worker']:.1f}x realtime with 1 worker, "
                       f"{r['cache_x_realtime_2_workers']:.1f}x with 2 -> speed-up {r['cache_speedup_2_vs_1']:.2f}x")

@@ -61,13 +61,14 @@ _BOOSTERS: dict = {}
 
 
 def _booster(model_path: str, threads: int | None):
-    if model_path not in _BOOSTERS:
-        import torch
+    """The worker's model, loaded once per process; ``threads`` applies to every call."""
+    import torch
 
+    if threads:
+        torch.set_num_threads(threads)
+    if model_path not in _BOOSTERS:
         from booster.extract import Booster
 
-        if threads:
-            torch.set_num_threads(threads)
         _BOOSTERS[model_path] = Booster.from_pretrained(model_path)
     return _BOOSTERS[model_path]
 
@@ -134,8 +135,12 @@ def run_cache(
     shard_size: int = 8,
     allow_mismatch: bool = False,
     on_result: Callable[[TrackResult], None] | None = None,
+    threads: int | None = None,
 ) -> dict:
-    """Cache every item not already complete in the store. Returns counts, failures and timing."""
+    """Cache every item not already complete in the store. Returns counts, failures and timing.
+
+    ``threads``: torch threads per worker (default: all for a single worker, 1 each for several).
+    """
     store_path = Path(store_path)
     model_path = Path(model_path) if model_path else DEFAULT_CHECKPOINT
     read_config(model_path)  # a clear CheckpointError before any work
@@ -150,7 +155,8 @@ def run_cache(
     results: list[TrackResult] = []
     work = shards(todo, shard_size)
     if work:
-        threads = 1 if (workers > 1 or scheduler) else None
+        if threads is None:  # one worker may use every core; several share them
+            threads = 1 if (workers > 1 or scheduler) else None
         for shard_results in _run_shards(work, str(store_path), str(model_path), names, workers, scheduler,
                                          threads):
             for r in shard_results:

@@ -96,6 +96,7 @@ class FeatureStore:
         self.specs = {s["name"]: FeatureSpec(s["name"], float(s["frame_rate"]), int(s["dim"]))
                       for s in attrs["features"]}
         self._entries: dict[str, TrackEntry] | None = None
+        self._arrays: dict[str, zarr.Array] = {}  # opening an array reads its metadata: do it once
 
     # --- creation and opening ------------------------------------------------------------
     @classmethod
@@ -190,7 +191,10 @@ class FeatureStore:
     def _slice(self, track_id: str, name: str, a: int, b: int) -> np.ndarray:
         e = self._entry(track_id)
         start = e.offsets[name][0]
-        data = self.group[f"parts/{e.part}/{name}"][start + a:start + b]
+        key = f"parts/{e.part}/{name}"
+        if key not in self._arrays:
+            self._arrays[key] = self.group[key]
+        data = self._arrays[key][start + a:start + b]
         return data.astype(np.int64) if self.specs[name].is_tokens else data.astype(np.float32)
 
     def writer(self, name: str | None = None, flush_frames: int = 1 << 16) -> PartWriter:
