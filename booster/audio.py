@@ -10,7 +10,6 @@ channel axis of 1 unless ``mono=True`` asks for ``(samples,)``.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -226,6 +225,3 @@ def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int, subtype: 
         subtype = "PCM_24"  # 24-bit keeps the stems-sum-to-mix error far below 1e-4
     sf.write(str(path), data, sample_rate, subtype=subtype)
 
-
-def frames_for(seconds: float, rate: float) -> int:
-    return int(math.floor(seconds * rate + 1e-9))

@@ -10,7 +10,6 @@ crash does exactly the missing work.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -191,6 +190,3 @@ def _run_shards(work, store_path, model_path, names, workers, scheduler, threads
             for fut in as_completed(futures):
                 yield fut.result()
 
-
-def default_workers() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
