@@ -57,6 +57,14 @@ def is_audio_file(path: str | Path) -> bool:
     return Path(path).suffix.lower() in AUDIO_EXTENSIONS
 
 
+def find_audio(root: str | Path) -> list[Path]:
+    """``root`` itself if it is a file, else every audio file below it (recursive), sorted."""
+    root = Path(root)
+    if root.is_file():
+        return [root]
+    return sorted(p for p in root.rglob("*") if p.is_file() and is_audio_file(p))
+
+
 def probe(path: str | Path) -> AudioInfo:
     """Read a file's header and check it is usable, without decoding the samples."""
     path = Path(path)

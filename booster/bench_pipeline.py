@@ -109,7 +109,7 @@ def bench_store(corpus: Path, model_path=None, window_reads: int = 300) -> dict:
             res["hdf5_reads_per_s"] = None
         res["store_vs_npy"] = res["store_reads_per_s"] / res["npy_reads_per_s"]
         size = sum(p.stat().st_size for p in (tmp / "w1.zarr").rglob("*") if p.is_file())
-        raw = sum(store.read(t, n).size * 4 for t in tracks for n in store.feature_names())
+        raw = sum(store.frames(t, n) * max(spec.dim, 1) * 4 for t in tracks for n, spec in store.specs.items())
         res["store_bytes"], res["raw_float32_bytes"] = size, raw
         res["store_size_vs_raw"] = size / raw
         res["feature_read"] = name

@@ -154,7 +154,7 @@ def bench_cmd(
 
 def resolve_inputs(path: Path) -> list:
     """Tracks to cache from a file, a dataset folder in a known layout, or any folder of audio."""
-    from booster.audio import is_audio_file
+    from booster.audio import find_audio
     from downstream.data.layouts import detect_layout, open_dataset
     from feature_store.cache import CacheItem
 
@@ -163,8 +163,7 @@ def resolve_inputs(path: Path) -> list:
     layout = detect_layout(path)
     if layout is not None:
         return [CacheItem(r.track_id, str(r.mix_path)) for r in open_dataset(path, layout)]
-    files = sorted(p for p in path.rglob("*") if p.is_file() and is_audio_file(p))
-    return [CacheItem(str(f.relative_to(path).with_suffix("")), str(f)) for f in files]
+    return [CacheItem(str(f.relative_to(path).with_suffix("")), str(f)) for f in find_audio(path)]
 
 
 @app.command("cache")

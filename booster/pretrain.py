@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from booster.audio import AudioError, is_audio_file, load_audio
+from booster.audio import AudioError, find_audio, load_audio
 from booster.checkpoint import save_checkpoint
 from hqvae.foundation import CONFIGS, FoundationModel
 
@@ -41,12 +41,6 @@ class PretrainConfig:
     checkpoint_every: int = 200
     quantizer: str | None = None  # override: "vq" trains the baseline codec (stage 1 only)
     recalibration_batches: int = 60
-
-
-def find_audio(root: Path) -> list[Path]:
-    if root.is_file():
-        return [root]
-    return sorted(p for p in root.rglob("*") if p.is_file() and is_audio_file(p))
 
 
 class RandomCrops(Dataset):

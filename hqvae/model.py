@@ -118,6 +118,26 @@ class HQVAE(nn.Module):
             feats.append(h)
         return feats
 
+    def _latent(self, i: int, feat: torch.Tensor, top_down: torch.Tensor | None) -> torch.Tensor:
+        """Latent ``(batch, frames, latent_dim)`` of stage ``i`` from encoder features and the top-down path."""
+        h = feat if top_down is None else torch.cat([feat, top_down], dim=1)
+        # Latents standardised per dimension over frames (BatchNorm without affine): codes and
+        # latents share one scale, so the variance means the same at every level, and a level
+        # cannot fall silent by emitting one constant vector (its frames must spread out).
+        # Then each frame is put on the sphere (LayerNorm) so a few loud outlier frames cannot
+        # claim the codebook.
+        z = rearrange(self.latent_norms[i](self.to_latent[i](h)), "b d t -> b t d")
+        return F.layer_norm(z, (self.config.latent_dim,))
+
+    def _step_down(self, i: int, q: torch.Tensor, top_down: torch.Tensor | None, drop: bool = False) -> torch.Tensor:
+        """Add stage ``i``'s quantized contribution ``(batch, frames, latent_dim)`` to the top-down path and decode
+        one stage finer (stage 0 decodes to the waveform ``(batch, 1, samples)``)."""
+        contribution = self.from_latent[i](rearrange(q, "b t d -> b d t"))
+        if drop:
+            contribution = torch.zeros_like(contribution)
+        d = contribution if top_down is None else top_down + contribution
+        return self.decoders[i](d)
+
     def forward(self, x: torch.Tensor, temperature: float = 1.0, quantize: bool = True) -> HQVAEOutput:
         """``x``: (batch, samples) with samples a multiple of the top hop.
 
@@ -134,23 +154,12 @@ class HQVAE(nn.Module):
             keep_from = int(torch.randint(1, n, ()))
         for i in reversed(range(n)):
             level = self.levels[n - 1 - i]
-            h = feats[i] if top_down is None else torch.cat([feats[i], top_down], dim=1)
-            # Latents standardised per dimension over frames (BatchNorm without affine): codes and
-            # latents share one scale, so the variance means the same at every level, and a level
-            # cannot fall silent by emitting one constant vector (its frames must spread out).
-            # Then each frame is put on the sphere (LayerNorm) so a few loud outlier frames cannot
-            # claim the codebook.
-            z = rearrange(self.latent_norms[i](self.to_latent[i](h)), "b d t -> b t d")
-            z = F.layer_norm(z, (self.config.latent_dim,))
+            z = self._latent(i, feats[i], top_down)
             if quantize:
                 q, idx, q_loss, stats = self.quantizers[i](z, temperature)
             else:
                 q, idx, q_loss, stats = z, z.new_zeros(z.shape[:2], dtype=torch.long), z.new_zeros(()), {}
-            contribution = self.from_latent[i](rearrange(q, "b t d -> b d t"))
-            if i < keep_from:
-                contribution = torch.zeros_like(contribution)
-            d = contribution if top_down is None else top_down + contribution
-            top_down = self.decoders[i](d)
+            top_down = self._step_down(i, q, top_down, drop=i < keep_from)
             kl = kl + q_loss
             indices[level] = idx
             for k, v in stats.items():
@@ -169,23 +178,30 @@ class HQVAE(nn.Module):
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Tokens per level (coarse to fine), each ``(batch, frames_level)``; deterministic (argmax)."""
+        """Tokens per level (coarse to fine), each ``(batch, frames_level)``; deterministic (argmax).
+
+        Runs only what tokens depend on: no waveform decoder stage, no loss.
+        """
         was = self.training
         self.eval()
-        out = self.forward(self.pad(x))
+        feats = self.encode_bottom_up(self.pad(x))
+        n = len(self.levels)
+        indices, top_down = {}, None
+        for i in reversed(range(n)):
+            z = self._latent(i, feats[i], top_down)
+            idx = self.quantizers[i].nearest(z)
+            indices[self.levels[n - 1 - i]] = idx
+            if i > 0:
+                top_down = self._step_down(i, self.quantizers[i].embed(idx), top_down)
         self.train(was)
-        return out.indices
+        return indices
 
     def decode(self, indices: dict[str, torch.Tensor]) -> torch.Tensor:
         """Waveform ``(batch, samples)`` from tokens of every level."""
         n = len(self.levels)
         top_down = None
         for i in reversed(range(n)):
-            level = self.levels[n - 1 - i]
-            q = self.quantizers[i].embed(indices[level])
-            contribution = self.from_latent[i](rearrange(q, "b t d -> b d t"))
-            d = contribution if top_down is None else top_down + contribution
-            top_down = self.decoders[i](d)
+            top_down = self._step_down(i, self.quantizers[i].embed(indices[self.levels[n - 1 - i]]), top_down)
         return rearrange(top_down, "b 1 t -> b t")
 
     def embed(self, level: str, indices: torch.Tensor) -> torch.Tensor:

@@ -89,7 +89,7 @@ class StochasticQuantizer(nn.Module):
         if self.training and not bool(self.initialised):
             self.init_from(z.detach())
         logits = self.logits(z)
-        indices = logits.argmax(dim=-1)
+        indices = logits.argmax(dim=-1)  # same as nearest(z), reusing the logits
         if self.training:
             soft = F.gumbel_softmax(logits, tau=temperature, hard=False, dim=-1)
             quantized = soft @ self.codebook
@@ -112,6 +112,10 @@ class StochasticQuantizer(nn.Module):
         stats["variance"] = self.variance.detach()
         return quantized, indices, loss, stats
 
+    def nearest(self, z: torch.Tensor) -> torch.Tensor:
+        """Inference indices (batch, time): the posterior's argmax, i.e. the nearest code."""
+        return self.logits(z).argmax(dim=-1)
+
     def embed(self, indices: torch.Tensor) -> torch.Tensor:
         """Codes for ``indices`` (batch, time) -> (batch, time, dim)."""
         return F.embedding(indices, self.codebook)
@@ -133,6 +137,10 @@ class VQBaseline(nn.Module):
         loss = loss.sum()  # mean commitment loss per latent element
         stats = codebook_stats(indices, self.codebook_size)
         return quantized, indices, loss, stats
+
+    def nearest(self, z: torch.Tensor) -> torch.Tensor:
+        """Inference indices (batch, time) of the nearest codes (call in eval mode: no EMA update)."""
+        return self.vq(z)[1]
 
     def embed(self, indices: torch.Tensor) -> torch.Tensor:
         return self.vq.get_codes_from_indices(indices)

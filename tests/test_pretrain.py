@@ -17,7 +17,7 @@ from booster.cli import app
 def micro_checkpoint(rendered_corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("ckpt") / "micro"
     res = CliRunner().invoke(app, ["pretrain", str(rendered_corpus), "--out", str(out), "--config", "micro",
-                                   "--minutes", "0.15", "--batch-size", "4",
+                                   "--minutes", "0.3", "--batch-size", "4",
                                    "--warmup-steps", "3"])
     assert res.exit_code == 0, res.output
     return out
