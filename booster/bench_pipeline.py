@@ -39,6 +39,13 @@ def bench_extract(audio: np.ndarray, sr: int, model_path=None) -> dict:
     res = {"audio_seconds": seconds, "threads": torch.get_num_threads()}
     res["booster_tokens"] = seconds / _best_time(lambda: b.extract(audio, sr, features=[]))
     res["booster_full"] = seconds / _best_time(lambda: b.extract(audio, sr))
+    # many short clips (2 s, as in tagging datasets): one by one vs extract_batch
+    clip = int(2 * sr)
+    clips = [audio[i:i + clip] for i in range(0, len(audio) - clip + 1, clip // 2)]
+    clip_seconds = len(clips) * clip / sr
+    res["clips"] = len(clips)
+    res["booster_full_clips_one_by_one"] = clip_seconds / _best_time(lambda: [b.extract(c, sr) for c in clips], 2)
+    res["booster_full_clips_batched"] = clip_seconds / _best_time(lambda: b.extract_batch(clips, sr), 2)
     try:
         from transformers import EncodecConfig, EncodecModel, HubertConfig, HubertModel
     except ImportError:

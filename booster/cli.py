@@ -36,11 +36,12 @@ def data_render(
     seed: int = typer.Option(0, "--seed", help="Seed; the same seed gives identical files."),
     sample_rate: int = typer.Option(22050, "--sample-rate", help="Sample rate of the rendered audio."),
     start_index: int = typer.Option(1, "--start-index", help="Number of the first track (to extend a corpus)."),
+    ensemble: str = typer.Option("", "--ensemble", help="music21 only: one ensemble for all tracks (e.g. piano)."),
 ) -> None:
     """Render multi-stem music with perfect labels (stems, MIDI, tags, mixing parameters)."""
     from downstream.data.render import RenderConfig, render_corpus
 
-    cfg = RenderConfig(tracks, seconds, source, synth, seed, sample_rate, start_index)
+    cfg = RenderConfig(tracks, seconds, source, synth, seed, sample_rate, start_index, ensemble)
     try:
         cfg.validate()
     except ValueError as err:
@@ -133,6 +134,9 @@ def bench_cmd(
                 if isinstance(r.get(key), float):
                     table.add_row(key, f"{r[key]:.1f}", f"{r[key] / r['booster_full']:.2f}")
             con.print(table)
+            con.print(f"{r['clips']} clips of 2 s, full features: one by one {r['booster_full_clips_one_by_one']:.1f}x "
+                      f"realtime, extract_batch {r['booster_full_clips_batched']:.1f}x -> "
+                      f"{r['booster_full_clips_batched'] / r['booster_full_clips_one_by_one']:.2f}x")
         if what in ("store", "all"):
             from downstream.data.render import RenderConfig, render_corpus
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from booster.audio import to_model_audio, validate_wave
+from booster.audio import stream_audio, to_model_audio, validate_wave
 from booster.checkpoint import DEFAULT_CHECKPOINT, fingerprint, load_checkpoint
 from hqvae.foundation import FoundationModel
 
@@ -29,7 +30,7 @@ class BoosterOutput:
 
 class Booster:
     #: seconds of audio per window, and codec context kept on each side of a window
-    window_s: float = 60.0
+    window_s: float = 20.0
     codec_margin_s: float = 1.0
 
     def __init__(self, model: FoundationModel, checkpoint: str | Path | None = None, device: str = "cpu"):
@@ -71,51 +72,164 @@ class Booster:
             total += 2 * p.block if p.pattern(i) == "local" else (p.taps - 1) * p.stride
         return total
 
-    @torch.inference_mode()
-    def tokens(self, audio: np.ndarray) -> dict[str, torch.Tensor]:
-        """Tokens ``level -> (1, frames)`` of model-rate mono audio ``(1, samples)``, windowed so memory stays
-        bounded; windows overlap by ``codec_margin_s`` on each side and only their centres are kept."""
+    def _window_samples(self) -> int:
+        """Samples per extraction window: ``window_s`` rounded down to a multiple of every level's
+        ``hop * attention step``, so each window starts on a block boundary of every prior (then a
+        window with :meth:`receptive_frames` of left context equals a single pass exactly)."""
+        codec, p = self.model.config.codec, self.model.config.prior
+        align = codec.total_hop
+        for level in self.levels:
+            align = math.lcm(align, codec.hops[level] * math.lcm(p.block, codec.total_hop // codec.hops[level]))
+        return max(align, int(self.window_s * self.sample_rate) // align * align)
+
+    def _context_frames(self) -> int:
+        """Left context in frames, a multiple of every level's attention step."""
+        p, codec = self.model.config.prior, self.model.config.codec
+        step = math.lcm(p.block, *(codec.total_hop // codec.hops[lv] for lv in self.levels))
+        return -(-self.receptive_frames() // step) * step
+
+    def _token_windows(self, blocks: Iterator[np.ndarray]) -> Iterator[dict[str, torch.Tensor]]:
+        """Tokens ``level -> (1, frames)`` window by window from model-rate mono blocks ``(1, samples)``.
+
+        Each window is encoded with ``codec_margin_s`` of audio on both sides and only its centre
+        kept; memory holds one window plus margins whatever the length of the stream.
+        """
         codec = self.model.codec
         hop = codec.config.total_hop
-        n = audio.shape[1]
-        win = max(hop, int(self.window_s * self.sample_rate) // hop * hop)
+        win = self._window_samples()
         margin = int(self.codec_margin_s * self.sample_rate) // hop * hop
-        x = torch.from_numpy(audio).to(self.device)
-        pieces: dict[str, list[torch.Tensor]] = {lv: [] for lv in self.levels}
-        for a in range(0, n, win):
-            b = min(n, a + win)
-            lo, hi = max(0, a - margin), min(n, b + margin)
-            seg = codec.pad(x[:, lo:hi])
+        buf, buf_start, ended, a = np.zeros((1, 0), np.float32), 0, False, 0
+        while True:
+            while not ended and buf_start + buf.shape[1] < a + win + margin:
+                block = next(blocks, None)
+                if block is None:
+                    ended = True
+                else:
+                    buf = np.concatenate([buf, block], axis=1)
+            known = buf_start + buf.shape[1]
+            if a >= known:
+                return
+            b = min(a + win, known)
+            lo, hi = max(0, a - margin), min(known, b + margin)
+            seg = codec.pad(torch.from_numpy(buf[:, lo - buf_start:hi - buf_start]).to(self.device))
             toks = codec.encode(seg)
+            out = {}
             for lv in self.levels:
                 h = codec.config.hops[lv]
                 first = (a - lo) // h
-                count = int(np.ceil(b / h)) - a // h
-                pieces[lv].append(toks[lv][:, first:first + count])
-        return {lv: torch.cat(p, dim=1) for lv, p in pieces.items()}
+                out[lv] = toks[lv][:, first:first + (-(-b // h) - a // h)]
+            yield out
+            a = b
+            keep = max(0, a - margin) - buf_start  # drop audio no later window needs
+            buf, buf_start = buf[:, keep:], buf_start + keep
+
+    def _feature_windows(self, token_windows: Iterator[dict[str, torch.Tensor]],
+                         wanted: set[str]) -> Iterator[BoosterOutput]:
+        """Features of each window of tokens ``level -> (batch, frames)``; every value keeps its batch axis
+        (``(batch, frames)`` tokens, ``(batch, frames, dim)`` features). Prior layers run with
+        :meth:`_context_frames` of past tokens kept from earlier windows, so the concatenation of the
+        windows equals one pass over the whole sequence."""
+        ctx = self._context_frames()
+        layers_of = {lv: [j for j in self.model.config.feature_layers if f"{lv}.layer{j}" in wanted]
+                     if self.model.priors else [] for lv in self.levels}
+        history: dict[str, torch.Tensor | None] = {lv: None for lv in self.levels}  # <= ctx past frames
+        for window in token_windows:
+            out = BoosterOutput()
+            for i, level in enumerate(self.levels):
+                tok = window[level]
+                out.tokens[level] = tok
+                out.frame_rates[level] = self.frame_rate(level)
+                if f"{level}.embedding" in wanted:
+                    out.features[f"{level}.embedding"] = self.model.codec.embed(level, tok)
+                    out.frame_rates[f"{level}.embedding"] = self.frame_rate(level)
+                if not layers_of[level]:
+                    continue
+                prior, past = self.model.priors[level], history[level]
+                seq = tok if past is None else torch.cat([past, tok], dim=1)
+                n_past = seq.shape[1] - tok.shape[1]
+                cond = None
+                if i > 0:  # the level above, from the coarse frame where this level's context starts
+                    above = self.levels[i - 1]
+                    cpast = history[above]
+                    cseq = window[above] if cpast is None else torch.cat([cpast, window[above]], dim=1)
+                    cond = cseq[:, (0 if cpast is None else cpast.shape[1]) - n_past // prior.cond_ratio:]
+                states = prior.hidden_states(seq, cond)
+                for j in layers_of[level]:
+                    out.features[f"{level}.layer{j}"] = states[j][:, n_past:]
+                    out.frame_rates[f"{level}.layer{j}"] = self.frame_rate(level)
+            for level in self.levels:
+                past = history[level]
+                seq = window[level] if past is None else torch.cat([past, window[level]], dim=1)
+                history[level] = seq[:, max(0, seq.shape[1] - ctx):]
+            yield out
+
+    def _blocks(self, source, sample_rate: int | None) -> Iterator[np.ndarray]:
+        """Model-rate mono blocks ``(1, samples)`` of a file path (streamed), an in-memory waveform, or an
+        iterator that already yields such blocks."""
+        if isinstance(source, Iterator):
+            yield from source
+            return
+        if isinstance(source, (str, Path)):
+            yield from stream_audio(source, self.sample_rate, mono=True, block_seconds=self.window_s / 2)
+            return
+        if sample_rate is None:
+            raise ValueError("sample_rate is needed for an in-memory waveform")
+        yield to_model_audio(validate_wave(source, sample_rate), sample_rate, self.sample_rate, mono=True)
 
     @torch.inference_mode()
-    def layer_states(self, level: int, tokens: dict[str, torch.Tensor], layers: list[int]) -> dict[int, torch.Tensor]:
-        """Hidden states ``(frames, dim)`` of the chosen layers of one level's prior, in windows with enough
-        left context (:meth:`receptive_frames`) to equal a single pass."""
-        name = self.levels[level]
-        prior = self.model.priors[name]
-        tok = tokens[name]
-        cond_all = tokens[self.levels[level - 1]] if level > 0 else None
-        ratio = prior.cond_ratio
-        step = math.lcm(self.model.config.prior.block, ratio)
-        ctx = -(-self.receptive_frames() // step) * step
-        t = tok.shape[1]
-        win = max(step, int(self.window_s * self.frame_rate(name)) // step * step)
-        out: dict[int, list[torch.Tensor]] = {j: [] for j in layers}
-        for a in range(0, t, win):
-            b = min(t, a + win)
-            s = max(0, a - ctx)  # a multiple of step, so block and conditioning boundaries line up
-            cond = cond_all[:, s // ratio: -(-b // ratio)] if cond_all is not None else None
-            states = prior.hidden_states(tok[:, s:b], cond)
-            for j in layers:
-                out[j].append(states[j][0, a - s:])
-        return {j: torch.cat(v, dim=0) for j, v in out.items()}
+    def stream(self, source, sample_rate: int | None = None,
+               features: list[str] | None = None) -> Iterator[BoosterOutput]:
+        """Extract window by window: yields one :class:`BoosterOutput` per ``window_s`` of audio (the last
+        may be shorter); concatenating them gives :meth:`extract`'s result.
+
+        ``source``: an audio file path (decoded and resampled in blocks, so a file of any length is
+        processed in bounded memory), a waveform ``(samples,)`` / ``(channels, samples)`` at
+        ``sample_rate``, or an iterator of mono blocks ``(1, samples)`` already at the model rate.
+        """
+        wanted = self._wanted(features)
+        with torch.inference_mode():
+            for out in self._feature_windows(self._token_windows(self._blocks(source, sample_rate)), wanted):
+                yield _row(out, 0)
+
+    def _wanted(self, features: list[str] | None) -> set[str]:
+        wanted = set(features) if features is not None else set(self.feature_names())
+        unknown = wanted - set(self.feature_names())
+        if unknown:
+            raise ValueError(f"unknown features {sorted(unknown)}; available: {self.feature_names()}")
+        return wanted
+
+    @torch.inference_mode()
+    def extract_batch(self, waves: list, sample_rate: int, features: list[str] | None = None,
+                      batch_size: int = 16) -> list[BoosterOutput]:
+        """:meth:`extract` for many short clips at once: clips of similar length are zero-padded into
+        batches of ``batch_size``, run through codec and priors together, and cut back to each clip's
+        own frame count. Clips longer than ``window_s`` go through :meth:`extract` one by one.
+
+        Results equal one-by-one extraction except the last few frames of a padded clip (the codec's
+        right context sees zeros there either way, but zero *samples* rather than zero *padding*).
+        """
+        wanted = self._wanted(features)
+        audios = [to_model_audio(validate_wave(w, sample_rate), sample_rate, self.sample_rate, mono=True)
+                  for w in waves]
+        results: list[BoosterOutput | None] = [None] * len(audios)
+        limit = self._window_samples()
+        short = sorted((i for i, a in enumerate(audios) if a.shape[1] <= limit), key=lambda i: audios[i].shape[1])
+        for i, a in enumerate(audios):
+            if a.shape[1] > limit:
+                results[i] = self._extract_audio(a, wanted)
+        codec = self.model.codec
+        for k in range(0, len(short), batch_size):
+            group = short[k:k + batch_size]
+            n_max = audios[group[-1]].shape[1]
+            x = np.zeros((len(group), n_max), dtype=np.float32)
+            for row, i in enumerate(group):
+                x[row, :audios[i].shape[1]] = audios[i][0]
+            tokens = codec.encode(codec.pad(torch.from_numpy(x).to(self.device)))
+            batch_out = next(self._feature_windows(iter([tokens]), wanted))
+            for row, i in enumerate(group):
+                n = audios[i].shape[1]
+                results[i] = _row(batch_out, row, {lv: -(-n // codec.config.hops[lv]) for lv in self.levels})
+        return results  # type: ignore[return-value]
 
     @torch.inference_mode()
     def extract(self, wave, sample_rate: int, features: list[str] | None = None) -> BoosterOutput:
@@ -125,22 +239,25 @@ class Booster:
         edges the result equals a single pass up to float rounding.
         """
         audio = to_model_audio(validate_wave(wave, sample_rate), sample_rate, self.sample_rate, mono=True)
-        wanted = set(features) if features is not None else set(self.feature_names())
-        unknown = wanted - set(self.feature_names())
-        if unknown:
-            raise ValueError(f"unknown features {sorted(unknown)}; available: {self.feature_names()}")
-        tokens = self.tokens(audio)
-        out = BoosterOutput()
-        for i, level in enumerate(self.levels):
-            tok = tokens[level]
-            out.tokens[level] = tok[0].cpu()
-            out.frame_rates[level] = self.frame_rate(level)
-            if f"{level}.embedding" in wanted:
-                out.features[f"{level}.embedding"] = self.model.codec.embed(level, tok)[0].float().cpu()
-                out.frame_rates[f"{level}.embedding"] = self.frame_rate(level)
-            layers = [j for j in self.model.config.feature_layers if f"{level}.layer{j}" in wanted]
-            if self.model.priors and layers:
-                for j, states in self.layer_states(i, tokens, layers).items():
-                    out.features[f"{level}.layer{j}"] = states.float().cpu()
-                    out.frame_rates[f"{level}.layer{j}"] = self.frame_rate(level)
-        return out
+        return self._extract_audio(audio, self._wanted(features))
+
+    def _extract_audio(self, audio: np.ndarray, wanted: set[str]) -> BoosterOutput:
+        windows = self._feature_windows(self._token_windows(iter([audio])), wanted)
+        return concat_outputs([_row(w, 0) for w in windows])
+
+
+def _row(out: BoosterOutput, row: int, frames: dict[str, int] | None = None) -> BoosterOutput:
+    """One item of a batched output, on the CPU in float32, cut to ``frames[level]`` if given."""
+    def cut(name: str, x: torch.Tensor) -> torch.Tensor:
+        return x[row, :frames[name.split(".")[0]]] if frames else x[row]
+
+    return BoosterOutput({k: cut(k, v).cpu() for k, v in out.tokens.items()},
+                         {k: cut(k, v).float().cpu() for k, v in out.features.items()}, dict(out.frame_rates))
+
+
+def concat_outputs(windows: list[BoosterOutput]) -> BoosterOutput:
+    """Join consecutive :meth:`Booster.stream` windows into one :class:`BoosterOutput`."""
+    first = windows[0]
+    return BoosterOutput({k: torch.cat([w.tokens[k] for w in windows]) for k in first.tokens},
+                         {k: torch.cat([w.features[k] for w in windows]) for k in first.features},
+                         dict(first.frame_rates))

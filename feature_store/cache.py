@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from booster.audio import AudioError, load_audio
+from booster.audio import AudioError, probe, stream_audio
 from booster.checkpoint import DEFAULT_CHECKPOINT, fingerprint, read_config
 from feature_store.store import FeatureSpec, FeatureStore, StoreError, file_hash
 
@@ -72,17 +72,26 @@ def _booster(model_path: str, threads: int | None):
     return _BOOSTERS[model_path]
 
 
-def extract_features(booster, path: str, names: list[str]) -> tuple[dict[str, np.ndarray], float]:
-    audio, info = load_audio(path, booster.sample_rate, mono=True)
-    if float(np.abs(audio).max()) == 0.0:
-        raise AudioError(path, "is digital silence", "nothing to extract; remove it from the input")
+def feature_pieces(booster, path: str, names: list[str]) -> Iterator[dict[str, np.ndarray]]:
+    """The file's features window by window (:meth:`Booster.stream`): any length in bounded memory.
+    Raises :class:`AudioError` for a file that cannot be decoded or is digital silence."""
+    peak = 0.0
+
+    def blocks() -> Iterator[np.ndarray]:
+        nonlocal peak
+        for block in stream_audio(path, booster.sample_rate, mono=True, block_seconds=booster.window_s / 2):
+            peak = max(peak, float(np.abs(block).max()))
+            yield block
+        if peak == 0.0:  # raised before the last window is handed over: the track is never committed
+            raise AudioError(path, "is digital silence", "nothing to extract; remove it from the input")
+
     wanted = [n for n in names if not n.endswith(".tokens")]
-    out = booster.extract(audio, booster.sample_rate, features=wanted)
-    feats = {n: out.features[n].numpy() for n in wanted}
-    for n in names:
-        if n.endswith(".tokens"):
-            feats[n] = out.tokens[n.rsplit(".", 1)[0]].numpy()
-    return feats, info.duration
+    for out in booster.stream(blocks(), features=wanted):
+        feats = {n: out.features[n].numpy() for n in wanted}
+        for n in names:
+            if n.endswith(".tokens"):
+                feats[n] = out.tokens[n.rsplit(".", 1)[0]].numpy()
+        yield feats
 
 
 def process_shard(store_path: str, model_path: str, names: list[str], items: list[CacheItem],
@@ -94,12 +103,13 @@ def process_shard(store_path: str, model_path: str, names: list[str], items: lis
     with store.writer() as writer:
         for item in items:
             try:
-                feats, seconds = extract_features(booster, item.path, names)
+                seconds = probe(item.path).duration
+                writer.add_stream(item.track_id, feature_pieces(booster, item.path, names), item.path,
+                                  file_hash(item.path), seconds)
             except (AudioError, ValueError, RuntimeError) as err:
                 writer.fail(item.track_id, str(err), item.path)
                 results.append(TrackResult(item.track_id, False, error=str(err)))
                 continue
-            writer.add(item.track_id, feats, item.path, file_hash(item.path), seconds)
             results.append(TrackResult(item.track_id, True, seconds))
     return results
 

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from booster import Booster
 from booster.cli import app
+from booster.extract import concat_outputs
 
 
 @pytest.fixture(scope="module")
@@ -90,11 +91,63 @@ def test_windowed_extraction_matches_single_pass(micro_checkpoint):
         assert agree > 0.99, (level, agree)
     for name, feats in whole.features.items():
         assert windowed.features[name].shape == feats.shape
-        # identical tokens give identical layer states: the window context covers the receptive field
-    layer_b = Booster.from_pretrained(micro_checkpoint)
-    tokens = layer_b.tokens(b.model.codec.pad(torch.from_numpy(wave[None].astype(np.float32))).numpy())
-    full = layer_b.layer_states(2, tokens, [1, 2])
-    layer_b.window_s = 0.25
-    parts = layer_b.layer_states(2, tokens, [1, 2])
-    for j in (1, 2):
-        torch.testing.assert_close(parts[j], full[j], atol=1e-4, rtol=1e-4)
+        # identical tokens give identical layer states: a window's left context covers the receptive field
+    tokens = {lv: t[None] for lv, t in whole.tokens.items()}
+    wanted = {"fine.layer1", "fine.layer2", "mid.layer2"}
+    with torch.inference_mode():
+        single = next(b._feature_windows(iter([tokens]), wanted))
+    cuts = [0, 4096, 8192, 20480, 22050 * 6]  # window edges in samples (multiples of the alignment)
+    pieces = [{lv: t[:, a // b.model.config.codec.hops[lv]: -(-z // b.model.config.codec.hops[lv])]
+               for lv, t in tokens.items()} for a, z in zip(cuts[:-1], cuts[1:], strict=True)]
+    with torch.inference_mode():
+        parts = list(b._feature_windows(iter(pieces), wanted))
+    assert len(parts) == 4
+    for name in wanted:
+        torch.testing.assert_close(torch.cat([p.features[name] for p in parts], dim=1), single.features[name],
+                                   atol=1e-4, rtol=1e-4)
+
+
+def test_stream_from_file_equals_extract(micro_checkpoint, tmp_path):
+    import soundfile as sf
+
+    b = Booster.from_pretrained(micro_checkpoint)
+    b.window_s = 0.5
+    rng = np.random.default_rng(3)
+    wave = (0.2 * rng.standard_normal((2, 44100 * 3))).astype(np.float32)
+    sf.write(tmp_path / "x.wav", wave.T, 44100, subtype="FLOAT")
+    windows = list(b.stream(tmp_path / "x.wav", features=["top.layer2", "fine.embedding"]))
+    assert len(windows) > 5
+    streamed = concat_outputs(windows)
+    whole = b.extract(wave, 44100, features=["top.layer2", "fine.embedding"])
+    for level in b.levels:
+        assert streamed.tokens[level].shape == whole.tokens[level].shape
+        assert (streamed.tokens[level] == whole.tokens[level]).float().mean() > 0.99
+    assert set(streamed.features) == {"top.layer2", "fine.embedding"}
+    assert streamed.features["top.layer2"].shape == whole.features["top.layer2"].shape
+
+
+def test_batched_extraction_matches_one_by_one(micro_checkpoint):
+    b = Booster.from_pretrained(micro_checkpoint)
+    rng = np.random.default_rng(2)
+    # uneven lengths, one at another rate and stereo, one longer than the window (goes the single path)
+    clips = [rng.uniform(-0.3, 0.3, n).astype(np.float32) for n in (22050, 30000, 11111, 26000, 5000)]
+    b.window_s = 1.3
+    batched = b.extract_batch(clips, 22050, batch_size=2)
+    assert len(batched) == len(clips)
+    for clip, got in zip(clips, batched, strict=True):
+        want = b.extract(clip, 22050)
+        for level in b.levels:
+            assert got.tokens[level].shape == want.tokens[level].shape
+            edge = int(0.06 * b.frame_rate(level)) + 1  # the codec's right context near the end
+            assert (got.tokens[level][:-edge] == want.tokens[level][:-edge]).float().mean() > 0.99
+        for name, feats in want.features.items():
+            assert got.features[name].shape == feats.shape
+            level = name.split(".")[0]
+            edge = int(0.06 * b.frame_rate(level)) + 1
+            same = (got.tokens[level] == want.tokens[level]).all()
+            if same:  # identical tokens -> identical features: the batch adds no cross-talk
+                torch.testing.assert_close(got.features[name], feats, atol=1e-4, rtol=1e-4)
+            else:
+                assert got.features[name][:-edge].shape[0] > 0
+    with pytest.raises(ValueError, match="unknown features"):
+        b.extract_batch(clips[:1], 22050, features=["nope"])

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from booster.cli import app
 from feature_store import FeatureStore
 from feature_store.cache import CacheItem, run_cache
-from feature_store.store import FeatureSpec, StoreError
+from feature_store.store import FeatureSpec, RawChunkReader, StoreError
 
 SPECS = [FeatureSpec("top.tokens", 10.0, 0), FeatureSpec("top.layer1", 10.0, 2)]
 
@@ -168,6 +168,42 @@ def test_local_processes_and_dask_cluster_match_inline(audio_folder, micro_ckpt,
         assert got.keys() == ref.keys()
         for key in ref:
             np.testing.assert_array_equal(got[key], ref[key])
+
+
+def test_raw_chunk_reads_match_zarr_across_chunks_and_unwritten_chunks(tmp_path):
+    import zarr
+
+    specs = [FeatureSpec("t.tokens", 100.0, 0), FeatureSpec("t.feat", 100.0, 3)]
+    store = FeatureStore.create(tmp_path / "s.zarr", "fp", specs)
+    rng = np.random.default_rng(0)
+    feats = {"t.tokens": rng.integers(0, 300, 2000), "t.feat": rng.standard_normal((2000, 3))}
+    feats["t.feat"][400:1600] = 0.0  # whole chunks of fill value: zarr does not write them
+    with store.writer() as w:
+        w.add("x", feats)
+    store = FeatureStore.open(tmp_path / "s.zarr")
+    part = store.entries()["x"].part
+    for name in ("t.tokens", "t.feat"):
+        z = zarr.open_array(str(tmp_path / "s.zarr" / "parts" / part / name), mode="r")
+        raw = RawChunkReader.for_array(z, tmp_path / "s.zarr" / "parts" / part / name)
+        assert raw is not None
+        for a, b in [(0, 1), (395, 405), (399, 1203), (1999, 2000), (0, 2000), (800, 1200)]:
+            np.testing.assert_array_equal(raw[a:b], z[a:b])
+    assert not list((tmp_path / "s.zarr" / "parts" / part / "t.feat" / "c").glob("2/*"))  # really unwritten
+    np.testing.assert_array_equal(store.read("x", "t.tokens"), feats["t.tokens"])
+    np.testing.assert_allclose(store.read("x", "t.feat"), feats["t.feat"].astype(np.float16), rtol=0)
+    assert isinstance(store._arrays[f"parts/{part}/t.feat"], RawChunkReader)  # the fast path is the one used
+
+
+def test_reader_sees_tracks_appended_to_a_chunk_it_already_mapped(tmp_path):
+    store = FeatureStore.create(tmp_path / "s.zarr", "fp", SPECS)
+    reader = FeatureStore.open(tmp_path / "s.zarr")
+    with store.writer(flush_frames=1) as w:
+        w.add("a", _synthetic(12))
+        assert reader.entries(refresh=True) and reader.read("a", "top.tokens").tolist() == list(np.arange(12) % 7)
+        w.add("b", {"top.tokens": np.full(9, 5), "top.layer1": np.full((9, 2), 0.5)})  # same chunk, rewritten
+    reader.entries(refresh=True)
+    assert reader.read("b", "top.tokens").tolist() == [5] * 9
+    np.testing.assert_allclose(reader.read("b", "top.layer1"), 0.5)
 
 
 def test_window_dataset_aligns_features(tmp_path):

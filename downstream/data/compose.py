@@ -197,11 +197,12 @@ def _music21_paths() -> list:
     return sorted(paths, key=str)
 
 
-def music21_score(rng: np.random.Generator, seconds: float) -> Score:
+def music21_score(rng: np.random.Generator, seconds: float, ensemble: str = "") -> Score:
     """An excerpt of a real four-part score (Bach chorales) from the corpus that ships with music21.
 
-    Each part becomes a stem played by one instrument of a randomly drawn ensemble; the
-    soprano is the lead, the bass line the bass, inner voices the chords role.
+    Each part becomes a stem played by one instrument of a randomly drawn ensemble (or of
+    ``ensemble``, e.g. ``"piano"`` for piano transcription sets); the soprano is the lead, the
+    bass line the bass, inner voices the chords role.
     """
     from music21 import converter
 
@@ -224,7 +225,9 @@ def music21_score(rng: np.random.Generator, seconds: float) -> Score:
     span_q = seconds / quarter
     start_q = float(rng.uniform(0, max(0.0, total_q - span_q)))
     start_q = float(np.floor(start_q))  # start on a beat
-    ensemble_name = str(rng.choice(sorted(ENSEMBLES)))
+    ensemble_name = str(rng.choice(sorted(ENSEMBLES)))  # drawn even when fixed: same music either way
+    if ensemble:
+        ensemble_name = ensemble
     programs = ENSEMBLES[ensemble_name]
     parts = []
     for i, m21_part in enumerate(m21_parts):

@@ -24,7 +24,7 @@ import numpy as np
 import yaml
 
 from booster.audio import write_audio
-from downstream.data.compose import Score, music21_score, procedural_score, score_to_midi
+from downstream.data.compose import ENSEMBLES, Score, music21_score, procedural_score, score_to_midi
 from downstream.data.records import MixParams
 from downstream.data.synth import SYNTHS, fluidsynth_available, render_part, soundfont_path
 
@@ -44,6 +44,7 @@ class RenderConfig:
     seed: int = 0
     sample_rate: int = 22050
     start_index: int = 1
+    ensemble: str = ""  # music21 source only: one ensemble for every track (e.g. "piano")
 
     def validate(self) -> None:
         if self.tracks < 1:
@@ -54,6 +55,9 @@ class RenderConfig:
             raise ValueError(f"--source must be one of {', '.join(SOURCES)} (got {self.source!r})")
         if self.synth not in SYNTHS:
             raise ValueError(f"--synth must be one of {', '.join(SYNTHS)} (got {self.synth!r})")
+        if self.ensemble and (self.source != "music21" or self.ensemble not in ENSEMBLES):
+            raise ValueError(f"--ensemble needs --source music21 and one of {', '.join(sorted(ENSEMBLES))} "
+                             f"(got {self.ensemble!r} with source {self.source!r})")
         if not 8000 <= self.sample_rate <= 96000:
             raise ValueError(f"--sample-rate must be in 8000..96000 (got {self.sample_rate})")
         if self.synth == "fluidsynth":
@@ -118,8 +122,10 @@ def render_track(cfg: RenderConfig, index: int, out_dir: Path) -> dict:
     """Render one track into ``out_dir/TrackNNNNN`` and return a summary row."""
     seed = track_seed(cfg.seed, index)
     rng = np.random.default_rng(seed)
-    make_score = procedural_score if cfg.source == "procedural" else music21_score
-    score = make_score(rng, cfg.seconds)
+    if cfg.source == "procedural":
+        score = procedural_score(rng, cfg.seconds)
+    else:
+        score = music21_score(rng, cfg.seconds, cfg.ensemble)
     stems = []
     for part in score.parts:
         audio = render_part(part, cfg.seconds, cfg.sample_rate, cfg.synth, seed).astype(np.float64)

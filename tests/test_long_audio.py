@@ -1,0 +1,68 @@
+"""Long files: windowed, streamed extraction keeps memory bounded, and multi-window tracks cache exactly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from booster import Booster
+from feature_store import FeatureStore
+from feature_store.cache import CacheItem, run_cache
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _write_long(path: Path, seconds: int, sr: int = 22050, block_s: int = 60) -> None:
+    rng = np.random.default_rng(0)
+    t = np.arange(sr * block_s) / sr
+    with sf.SoundFile(path, "w", sr, 1, "PCM_16") as f:
+        for k in range(seconds // block_s):
+            f.write((0.1 * np.sin(2 * np.pi * (200 + 3 * k) * t) + 0.01 * rng.standard_normal(t.size)).astype(np.float32))
+
+
+def test_multi_window_track_caches_like_extract(micro_ckpt, tmp_path):
+    wav = tmp_path / "long.wav"
+    _write_long(wav, 50, block_s=10)  # 50 s: three 20 s windows
+    names = ["top.tokens", "fine.tokens", "top.layer2", "mid.embedding"]
+    run_cache([CacheItem("long", str(wav))], tmp_path / "s.zarr", micro_ckpt, names)
+    store = FeatureStore.open(tmp_path / "s.zarr")
+    assert store.tracks() == ["long"]
+    b = Booster.from_pretrained(micro_ckpt)
+    audio, sr = sf.read(wav, dtype="float32")
+    want = b.extract(audio, sr, features=["top.layer2", "mid.embedding"])
+    np.testing.assert_array_equal(store.read("long", "top.tokens"), want.tokens["top"].numpy())
+    np.testing.assert_array_equal(store.read("long", "fine.tokens"), want.tokens["fine"].numpy())
+    for name in ("top.layer2", "mid.embedding"):  # float16 storage
+        np.testing.assert_allclose(store.read("long", name), want.features[name].numpy(), atol=2e-2, rtol=1e-2)
+
+
+def test_one_hour_file_caches_under_2_gb(micro_ckpt, tmp_path):
+    wav = tmp_path / "hour.wav"
+    _write_long(wav, 3600)
+    store_path = tmp_path / "hour.zarr"
+    # a fresh interpreter, so its peak resident memory is this job's alone
+    code = (
+        "import resource, sys\n"
+        "from booster.cli import app\n"
+        "try:\n"
+        f"    app(['cache', {str(wav)!r}, '-o', {str(store_path)!r}, '--model', {str(micro_ckpt)!r},"
+        " '--features', 'top.tokens,fine.tokens,top.layer2,mid.embedding'])\n"
+        "except SystemExit as e:\n"
+        "    code = e.code\n"
+        "print('PEAK_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 'EXIT', code)\n")
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    line = [x for x in res.stdout.splitlines() if x.startswith("PEAK_MB")]
+    assert line, res.stdout + res.stderr
+    _, peak, _, exit_code = line[0].split()
+    assert exit_code in ("0", "None"), res.stdout + res.stderr
+    assert float(peak) < 2048, f"peak {peak} MB"
+    store = FeatureStore.open(store_path)
+    assert store.tracks() == ["hour"]
+    samples = 3600 * 22050
+    assert store.frames("hour", "fine.tokens") == samples // 8
+    assert store.frames("hour", "top.layer2") == -(-samples // 128)
+    assert store.window("hour", "top.layer2", 3599.0, 1.0).shape[0] == round(22050 / 128)
