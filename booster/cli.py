@@ -5,6 +5,7 @@ Every command exits non-zero with a one-line reason on bad input.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -110,7 +111,6 @@ def bench_cmd(
     out: Path = typer.Option(None, "--out", help="Write the figures as JSON here."),
 ) -> None:
     """Benchmarks, each against a baseline measured in the same run (ratios, not absolute times)."""
-    import json
     import tempfile
 
     from booster.bench import BASELINE_CHECKPOINT, bench_model, print_model_report
@@ -261,6 +261,116 @@ def info_cmd(
         else:
             con.print(f"{stats}: {x.shape[0]} frames x {x.shape[1]} dims, mean {x.mean():.4f}, std {x.std():.4f}, "
                       f"min {x.min():.4f}, max {x.max():.4f}, mean per-dim std {x.std(axis=0).mean():.4f}")
+
+
+experiment_app = typer.Typer(no_args_is_help=True, help="Experiments that measure the boost.")
+app.add_typer(experiment_app, name="experiment")
+TASK_HELP = "tagging | transcription"
+
+
+def _parse_list(text: str, kind, option: str) -> list:
+    try:
+        return [kind(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        fail(f"{option}: expected a comma-separated list of numbers, got {text!r}")
+
+
+def _train_config(max_steps: int, batch_size: int, lr: float):
+    from downstream.train import TrainConfig
+
+    if max_steps < 1 or batch_size < 1 or lr <= 0:
+        fail("--max-steps and --batch-size must be >= 1 and --lr > 0")
+    return TrainConfig(max_steps=max_steps, batch_size=batch_size, lr=lr)
+
+
+def _check_data(data: Path) -> None:
+    from downstream.data.layouts import detect_layout
+
+    if not data.is_dir():
+        fail(f"{data}: not a folder")
+    if detect_layout(data) is None:
+        fail(f"{data}: not a dataset in a known layout (slakh/render, musdb, maestro, mtat)")
+
+
+@app.command("finetune")
+def finetune_cmd(
+    task: str = typer.Argument(..., help=TASK_HELP),
+    data: Path = typer.Option(..., "--data", help="Dataset folder in a known layout."),
+    store: Path = typer.Option(None, "--store", help="Feature store of the booster (else extracted and cached)."),
+    boost: bool = typer.Option(True, "--boost/--no-boost", help="With booster features, or the plain baseline."),
+    fraction: float = typer.Option(1.0, "--fraction", help="Fraction of the labelled training tracks to use."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the subset and of the model."),
+    out: Path = typer.Option(Path("finetune-out"), "--out", help="Output folder (inputs cache, result JSON)."),
+    model: Path = typer.Option(None, "--model", help="Booster checkpoint (default: bundled)."),
+    features: str = typer.Option("", "--features", help="Booster features (default: the task's)."),
+    max_steps: int = typer.Option(600, "--max-steps"),
+    batch_size: int = typer.Option(16, "--batch-size"),
+    lr: float = typer.Option(2e-3, "--lr"),
+) -> None:
+    """Train one downstream model (baseline or boosted) and score it on the test split."""
+    from downstream.experiment import ExperimentConfig, prepare, run_cell
+
+    _check_data(data)
+    variant = "boosted" if boost else "baseline"
+    cfg = ExperimentConfig(task, data, out, [fraction], 1, [variant], _parse_list(features, str, "--features") or None,
+                           store, model, 1, _train_config(max_steps, batch_size, lr))
+    try:
+        cfg.validate()
+        prepare(cfg, progress=lambda msg: console.print(f"[dim]{msg}[/]"))
+        row = run_cell(str(out), task, str(data), fraction, seed, variant, vars(cfg.train))
+    except ValueError as err:
+        fail(str(err))
+    (out / "finetune.json").write_text(json.dumps(row, indent=2) + "\n")
+    table = Table(title=f"{task} {variant}, fraction {fraction:g}, seed {seed}")
+    table.add_column("metric")
+    table.add_column("value")
+    for k, v in row.items():
+        table.add_row(k, f"{v:.4f}" if isinstance(v, float) else str(v))
+    Console().print(table)
+
+
+@experiment_app.command("low-data")
+def low_data_cmd(
+    task: str = typer.Argument(..., help=TASK_HELP),
+    data: Path = typer.Option(..., "--data", help="Dataset folder in a known layout."),
+    fractions: str = typer.Option("0.05,0.1,0.25,1.0", "--fractions", help="Labelled fractions, comma-separated."),
+    seeds: int = typer.Option(3, "--seeds", help="Seeds per fraction."),
+    out: Path = typer.Option(..., "--out", help="Output folder: results.csv, summary.md, boost.png."),
+    store: Path = typer.Option(None, "--store", help="Feature store of the booster (else extracted and cached)."),
+    model: Path = typer.Option(None, "--model", help="Booster checkpoint (default: bundled)."),
+    variants: str = typer.Option("", "--variants", help="Subset of the task's variants (default: all)."),
+    features: str = typer.Option("", "--features", help="Booster features (default: the task's)."),
+    workers: int = typer.Option(1, "--workers", help="Cells trained in parallel (one process each)."),
+    max_steps: int = typer.Option(600, "--max-steps"),
+    batch_size: int = typer.Option(16, "--batch-size"),
+    lr: float = typer.Option(2e-3, "--lr"),
+) -> None:
+    """Baseline vs boosted vs random-weights control at each labelled fraction and seed (resumable)."""
+    from downstream.experiment import ExperimentConfig, get_task, run_experiment
+
+    _check_data(data)
+    cfg = ExperimentConfig(task, data, out, _parse_list(fractions, float, "--fractions"), seeds,
+                           _parse_list(variants, str, "--variants") or None,
+                           _parse_list(features, str, "--features") or None, store, model, workers,
+                           _train_config(max_steps, batch_size, lr))
+    try:
+        cfg.validate()
+    except ValueError as err:
+        fail(str(err))
+    n_cells = len(cfg.fractions) * seeds * len(cfg.variants or get_task(task).variants)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as bar:
+        job = bar.add_task("cells", total=n_cells)
+
+        def done(row: dict) -> None:
+            bar.update(job, advance=1, description=f"{row['variant']} f={row['fraction']} s={row['seed']}")
+
+        try:
+            rows = run_experiment(cfg, on_cell=done, progress=lambda msg: bar.console.print(f"[dim]{msg}[/]"))
+        except ValueError as err:
+            fail(str(err))
+        bar.update(job, completed=n_cells)
+    Console().print(f"{len(rows)} cells in {out / 'results.csv'}; summary {out / 'summary.md'}, plot {out / 'boost.png'}")
 
 
 def main() -> None:

@@ -1,0 +1,94 @@
+"""What downstream models read: spectrograms and booster features, on one frame grid.
+
+Every task works at :data:`FPS` frames per second. Spectrograms come from madmom (log-mel for
+tagging, log-filtered semitone bands for transcription, as madmom's own models use); booster
+features are cached in a feature store (resumable; an existing ``--store`` is reused when its
+model fingerprint matches) and resampled to :data:`FPS` with :func:`booster.align.align`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from booster.align import align
+from booster.checkpoint import DEFAULT_CHECKPOINT, fingerprint, read_config, save_checkpoint
+from downstream.data.records import TrackRecord
+from feature_store import FeatureStore
+from feature_store.cache import CacheItem, run_cache
+
+FPS = 50.0  # frames per second of every downstream input and target
+log = logging.getLogger(__name__)
+
+
+def spectrogram(audio: np.ndarray, sample_rate: int, kind: str = "mel") -> np.ndarray:
+    """``(frames, bins)`` float32 log-magnitude spectrogram at :data:`FPS` of mono ``(samples,)`` audio.
+
+    ``mel``: 64 mel bands 30 Hz - 10 kHz (tagging); ``semitone``: 24 bands per octave over the same
+    range (transcription: every piano key has its own bands).
+    """
+    from madmom.audio.filters import MelFilterbank
+    from madmom.audio.signal import Signal
+    from madmom.audio.spectrogram import LogarithmicFilteredSpectrogram
+
+    sig = Signal(np.ascontiguousarray(audio, dtype=np.float32), sample_rate=sample_rate)
+    if kind == "mel":
+        spec = LogarithmicFilteredSpectrogram(sig, frame_size=2048, fps=FPS, filterbank=MelFilterbank,
+                                              num_bands=64, fmin=30, fmax=10000)
+    elif kind == "semitone":
+        spec = LogarithmicFilteredSpectrogram(sig, frame_size=2048, fps=FPS, num_bands=24, fmin=30, fmax=10000)
+    else:
+        raise ValueError(f"spectrogram kind must be 'mel' or 'semitone', got {kind!r}")
+    return np.asarray(spec, dtype=np.float32)
+
+
+def random_checkpoint(like: str | Path, out: str | Path, seed: int = 0) -> Path:
+    """The same architecture as ``like`` at random (untrained) weights: the control that tells whether
+    a boost comes from pretraining or merely from the extra inputs and capacity."""
+    import torch
+
+    from hqvae.foundation import FoundationConfig, FoundationModel
+
+    out = Path(out)
+    if (out / "model.safetensors").exists():
+        return out
+    torch.manual_seed(seed)
+    config = FoundationConfig.from_dict(read_config(like)["model"])
+    save_checkpoint(FoundationModel(config), out, extra={"note": f"random weights (seed {seed}), a control"})
+    return out
+
+
+def booster_features(records: list[TrackRecord], names: list[str], store_path: str | Path,
+                     checkpoint: str | Path | None = None, workers: int = 1,
+                     frames: dict[str, int] | None = None,
+                     on_result: Callable | None = None) -> dict[str, np.ndarray]:
+    """Booster features of every record's mix: ``track_id -> (frames, sum of dims)`` float32 at :data:`FPS`.
+
+    Extracted into ``store_path`` (created or resumed; only missing tracks are computed) with
+    ``checkpoint`` (default: the bundled model), then read back and aligned; ``frames[track_id]`` fixes
+    each track's frame count (to match its spectrogram). Tracks that fail to extract are left out
+    (logged).
+    """
+    checkpoint = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
+    items = [CacheItem(r.track_id, str(r.mix_path)) for r in records]
+    report = run_cache(items, store_path, checkpoint, names, workers=workers, on_result=on_result)
+    for track, reason in report["failed"].items():
+        log.warning("booster features of %s failed: %s", track, reason)
+    store = FeatureStore.open(store_path, fingerprint=fingerprint(checkpoint))
+    out = {}
+    complete = set(store.tracks())
+    for r in records:
+        if r.track_id not in complete:
+            continue
+        parts = []
+        for name in names:
+            x = store.read(r.track_id, name)
+            if x.ndim == 1:  # tokens as a one-dimensional feature would mean nothing to a linear layer
+                raise ValueError(f"{name}: tokens are not a dense feature; use <level>.embedding or a layer")
+            n = frames[r.track_id] if frames else None
+            parts.append(align(x, store.specs[name].frame_rate, FPS, n_frames=n))
+        out[r.track_id] = np.concatenate(parts, axis=1).astype(np.float32)
+    return out

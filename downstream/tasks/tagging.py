@@ -1,0 +1,118 @@
+"""Music tagging: multi-label tags per clip, scored by macro ROC-AUC and PR-AUC.
+
+- ``baseline``: a short-chunk CNN on log-mel (Won et al. 2020 style, CPU-sized).
+- ``boosted`` / ``control``: the same CNN with booster features (trained / random-weights booster)
+  added by :func:`booster.fusion.inject` at the output of its last conv block.
+- ``probe`` / ``probe-control``: frozen booster features, mean+std pooled, into an MLP
+  (the JukeMIR / MARBLE probing protocol).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from booster.fusion import inject
+from downstream.data.records import TrackRecord
+from downstream.metrics import tagging_scores
+
+
+class TagCNN(nn.Module):
+    """Log-mel ``(batch, frames, bins)`` -> tag logits ``(batch, tags)``.
+
+    ``fuse`` is an identity at the last conv block's output ``(batch, channels, freq, time)``:
+    the hook point for booster features.
+    """
+
+    def __init__(self, n_bins: int, n_tags: int, width: int = 16):
+        super().__init__()
+        chans = [1, width, 2 * width, 2 * width]
+        self.blocks = nn.Sequential(*[nn.Sequential(nn.Conv2d(chans[i], chans[i + 1], 3, padding=1),
+                                                    nn.BatchNorm2d(chans[i + 1]), nn.ReLU(), nn.MaxPool2d(2))
+                                      for i in range(3)])
+        self.channels = chans[-1]
+        self.fuse = nn.Identity()
+        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(2 * self.channels, n_tags))
+
+    def forward(self, spec: torch.Tensor) -> torch.Tensor:
+        h = self.fuse(self.blocks(spec.transpose(1, 2)[:, None]))  # (batch, channels, freq, time)
+        h = h.mean(dim=2)
+        return self.head(torch.cat([h.mean(dim=-1), h.amax(dim=-1)], dim=1))
+
+
+class Probe(nn.Module):
+    """Frozen features ``(batch, frames, dim)`` -> mean and std over time -> MLP -> tag logits."""
+
+    def __init__(self, dim: int, n_tags: int, hidden: int = 128):
+        super().__init__()
+        self.net = nn.Sequential(nn.LayerNorm(2 * dim), nn.Linear(2 * dim, hidden), nn.ReLU(), nn.Dropout(0.3),
+                                 nn.Linear(hidden, n_tags))
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([feats.mean(dim=1), feats.std(dim=1)], dim=1))
+
+
+class TaggingTask:
+    name = "tagging"
+    spectrogram = "mel"
+    features = ["top.layer4", "mid.layer4"]
+    metrics = ("roc_auc", "pr_auc")
+    variants = ("baseline", "boosted", "control", "probe", "probe-control")
+
+    def vocabulary(self, records: list[TrackRecord]) -> list[str]:
+        """Tags present in 5%..95% of the training tracks (others are constant, so unlearnable)."""
+        train = [r for r in records if r.split == "train"] or records
+        counts: dict[str, int] = {}
+        for r in train:
+            for t in set(r.tags):
+                counts[t] = counts.get(t, 0) + 1
+        return sorted(t for t, c in counts.items() if 0.05 * len(train) <= c <= 0.95 * len(train) and c >= 2)
+
+    def static_labels(self, records: list[TrackRecord], vocab: list[str]) -> dict[str, np.ndarray]:
+        index = {t: i for i, t in enumerate(vocab)}
+        out = {}
+        for r in records:
+            y = np.zeros(len(vocab), np.float32)
+            for t in r.tags:
+                if t in index:
+                    y[index[t]] = 1.0
+            out[r.track_id] = y
+        return out
+
+    def timed_labels(self, records, frames) -> dict[str, np.ndarray]:
+        return {}
+
+    def build(self, variant: str, n_bins: int, n_out: int, boost_dim: int):
+        """``(model, loss_fn, predict)`` for a variant; ``predict(model, batch) -> logits``."""
+        if variant.startswith("probe"):
+            model = Probe(boost_dim, n_out)
+
+            def predict(m, batch):
+                return m(batch["boost"])
+        else:
+            model = TagCNN(n_bins, n_out)
+            handle = None
+            if variant in ("boosted", "control"):
+                handle = inject(model, "fuse", boost_dim, mode="add", channels=model.channels)
+
+            def predict(m, batch):
+                if handle is not None:
+                    handle.set(batch["boost"])
+                return m(batch["spec"])
+
+        def loss_fn(m, batch):
+            return F.binary_cross_entropy_with_logits(predict(m, batch), batch["tags"])
+
+        return model, loss_fn, predict
+
+    @torch.inference_mode()
+    def evaluate(self, model, predict, dataset) -> dict[str, float]:
+        ys, scores = [], []
+        for i in range(len(dataset)):
+            item = dataset[i]
+            batch = {k: v[None] for k, v in item.items() if torch.is_tensor(v)}
+            scores.append(torch.sigmoid(predict(model, batch))[0].numpy())
+            ys.append(item["tags"].numpy())
+        return tagging_scores(np.stack(ys), np.stack(scores))

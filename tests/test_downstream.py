@@ -1,0 +1,127 @@
+"""Downstream tasks, their metrics, and the resumable low-data experiment runner."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from booster.cli import app
+from downstream.experiment import ExperimentConfig, read_results, run_experiment, subset
+from downstream.metrics import frame_scores, note_scores, tagging_scores
+from downstream.tasks.transcription import FPS, decode_notes, piano_rolls
+from downstream.train import TrainConfig
+
+NOTES = [(0.50, 1.00, 60), (0.52, 0.90, 64), (1.20, 1.60, 67), (2.00, 2.50, 48)]
+MICRO_FEATURES = ["top.layer2", "mid.layer2"]  # the micro checkpoint's layers are 1 and 2
+
+
+def test_note_metrics_on_hand_made_cases():
+    assert note_scores(NOTES, NOTES) == {"note_f1": 1.0, "note_precision": 1.0, "note_recall": 1.0,
+                                         "note_offset_f1": 1.0}
+    shifted = [(a + 0.06, b + 0.06, p) for a, b, p in NOTES]  # 60 ms late: outside the 50 ms window
+    assert note_scores(NOTES, shifted)["note_f1"] == 0.0
+    half = NOTES[:2]
+    s = note_scores(NOTES, half)
+    assert s["note_precision"] == 1.0 and s["note_recall"] == 0.5 and s["note_f1"] == pytest.approx(2 / 3)
+    long_offsets = [(a, b + 1.0, p) for a, b, p in NOTES]  # right onsets, wrong offsets
+    s = note_scores(NOTES, long_offsets)
+    assert s["note_f1"] == 1.0 and s["note_offset_f1"] == 0.0
+    assert note_scores(NOTES, [])["note_f1"] == 0.0
+
+
+def test_frame_and_tagging_metrics_on_hand_made_cases():
+    _, roll = piano_rolls(NOTES, 150)
+    assert frame_scores(roll, roll)["frame_f1"] == 1.0
+    assert frame_scores(roll, np.zeros_like(roll))["frame_f1"] == 0.0
+    y = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
+    assert tagging_scores(y, y.astype(float)) == {"roc_auc": 1.0, "pr_auc": 1.0, "tags_scored": 2}
+    assert tagging_scores(y, 1.0 - y)["roc_auc"] == 0.0
+    const = np.array([[1, 0], [1, 1], [1, 0], [1, 1]])  # tag 0 is always on: undefined AUC, skipped
+    assert tagging_scores(const, const.astype(float))["tags_scored"] == 1
+
+
+def test_decoding_perfect_activations_recovers_the_notes():
+    onset, frame = piano_rolls(NOTES, 150)
+    decoded = decode_notes(onset, frame)
+    assert note_scores(NOTES, decoded)["note_offset_f1"] == 1.0
+    assert all(abs(d[0] - r[0]) <= 0.5 / FPS for d, r in zip(decoded, sorted(NOTES), strict=True))
+
+
+def test_subsets_are_shared_and_seeded():
+    tracks = [f"T{i:03d}" for i in range(40)]
+    a = subset(tracks, 0.1, 0)
+    assert a == subset(tracks, 0.1, 0) and len(a) == 4
+    assert a != subset(tracks, 0.1, 1)
+    assert len(subset(tracks, 0.01, 0)) == 2 and subset(tracks, 1.0, 2) == tracks
+
+
+def _cfg(task, corpus, out, ckpt, **kw):
+    return ExperimentConfig(task, corpus, out, fractions=[1.0], seeds=1, features=MICRO_FEATURES, model=ckpt,
+                            train=TrainConfig(max_steps=6, val_every=3, batch_size=2, crop_frames=100), **kw)
+
+
+@pytest.mark.parametrize("task,metrics", [("tagging", ("roc_auc", "pr_auc")),
+                                          ("transcription", ("note_f1", "note_offset_f1", "frame_f1"))])
+def test_each_task_trains_baseline_and_boosted(rendered_corpus, micro_ckpt, tmp_path, task, metrics):
+    rows = run_experiment(_cfg(task, rendered_corpus, tmp_path / task, micro_ckpt,
+                               variants=["baseline", "boosted", "control"]))
+    assert sorted(r["variant"] for r in rows) == ["baseline", "boosted", "control"]
+    for r in rows:
+        assert int(r["steps"]) > 0
+        for m in metrics:
+            value = float(r[m])
+            assert np.isnan(value) or 0.0 <= value <= 1.0, (m, value)
+    by = {r["variant"]: r for r in rows}
+    # the boosted model really has the fusion's extra parameters (and the control the same architecture)
+    assert int(by["boosted"]["params"]) > int(by["baseline"]["params"])
+    assert by["boosted"]["params"] == by["control"]["params"]
+    meta = json.loads((tmp_path / task / "inputs.json").read_text())
+    assert meta["boost_dim"] == 2 * 32  # two micro prior layers of width 32
+    assert (tmp_path / task / "summary.md").read_text().startswith(f"# Low-data experiment: {task}")
+    assert (tmp_path / task / "boost.png").stat().st_size > 1000
+    if task == "transcription":
+        assert "madmom_piano" in meta["reference"]
+
+
+def test_runner_resumes_only_missing_cells(rendered_corpus, micro_ckpt, tmp_path):
+    cfg = _cfg("tagging", rendered_corpus, tmp_path / "x", micro_ckpt, variants=["baseline", "probe"])
+    cfg.seeds = 2
+    first = run_experiment(cfg)
+    assert len(first) == 4
+    results = tmp_path / "x" / "results.csv"
+    kept = [r for r in read_results(results) if not (r["variant"] == "probe" and r["seed"] == "1")]
+    with open(results, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(kept[0]))
+        w.writeheader()
+        w.writerows(kept)
+    ran = []
+    again = run_experiment(cfg, on_cell=ran.append)
+    assert [(r["variant"], r["seed"]) for r in ran] == [("probe", 1)]
+    assert len(again) == 4
+    redo = next(r for r in again if r["variant"] == "probe" and r["seed"] == "1")
+    old = next(r for r in first if r["variant"] == "probe" and r["seed"] == "1")
+    assert float(redo["best_val_loss"]) == pytest.approx(float(old["best_val_loss"]), rel=1e-4)  # seeded
+    cfg.features = ["top.layer1"]
+    with pytest.raises(ValueError, match="other settings"):
+        run_experiment(cfg)
+
+
+def test_cli_finetune_and_bad_input(rendered_corpus, micro_ckpt, tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["finetune", "tagging", "--data", str(rendered_corpus), "--no-boost", "--out",
+                              str(tmp_path / "ft"), "--model", str(micro_ckpt), "--features", ",".join(MICRO_FEATURES),
+                              "--max-steps", "4", "--batch-size", "2"])
+    assert res.exit_code == 0, res.output
+    row = json.loads((tmp_path / "ft" / "finetune.json").read_text())
+    assert row["variant"] == "baseline" and row["steps"] > 0
+    res = runner.invoke(app, ["finetune", "dancing", "--data", str(rendered_corpus), "--out", str(tmp_path / "d")])
+    assert res.exit_code == 2 and "unknown task" in res.output
+    res = runner.invoke(app, ["experiment", "low-data", "tagging", "--data", str(tmp_path), "--out", str(tmp_path / "e")])
+    assert res.exit_code == 2 and "known layout" in res.output
+    res = runner.invoke(app, ["experiment", "low-data", "tagging", "--data", str(rendered_corpus), "--out",
+                              str(tmp_path / "e"), "--fractions", "0,2"])
+    assert res.exit_code == 2 and "--fractions" in res.output
