@@ -22,10 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from downstream.train import CropDataset, TrainConfig, WholeTracks, fit
+from downstream.train import TrainConfig, fit
 
 log = logging.getLogger(__name__)
-SAMPLE_RATE = 22050  # downstream inputs are computed from mono audio at this rate
 
 
 def get_task(name: str):
@@ -74,9 +73,8 @@ def _records(data: Path):
 
 def prepare(cfg: ExperimentConfig, progress: Callable[[str], None] | None = None) -> dict:
     """Compute (or reuse) every input of the experiment under ``cfg.out``; returns ``inputs.json``'s content."""
-    from booster.audio import AudioError, load_audio
     from booster.checkpoint import DEFAULT_CHECKPOINT, fingerprint
-    from downstream.inputs import booster_features, random_checkpoint, spectrogram
+    from downstream.inputs import booster_features, random_checkpoint
 
     task = get_task(cfg.task)
     cfg.out.mkdir(parents=True, exist_ok=True)
@@ -93,52 +91,30 @@ def prepare(cfg: ExperimentConfig, progress: Callable[[str], None] | None = None
         raise ValueError(f"{cfg.out}: holds an experiment with other settings ({meta.get('key')}); "
                          "use a new --out")
     say = progress or (lambda msg: None)
-    records = _records(cfg.data)
-    say(f"{len(records)} tracks: spectrograms")
-    arrays, frames, failed = {}, {}, {}
-    kept = []
-    for r in records:
-        try:
-            audio, _ = load_audio(r.mix_path, SAMPLE_RATE, mono=True)
-        except AudioError as err:
-            failed[r.track_id] = str(err)
-            continue
-        spec = spectrogram(audio[0], SAMPLE_RATE, task.spectrogram)
-        arrays[f"spec__{r.track_id}"] = spec
-        frames[r.track_id] = len(spec)
-        kept.append(r)
-    records = kept
-    boosters = {}
+    boosters = {}  # array prefix -> (checkpoint, store)
     if any(v in ("boosted", "probe") for v in variants):
         boosters["boost"] = (model, cfg.store or cfg.out / "features-trained.zarr")
     if any(v in ("control", "probe-control") for v in variants):
         boosters["boost_random"] = (random_checkpoint(model, cfg.out / "random-booster"),
                                     cfg.out / "features-random.zarr")
-    for prefix, (ckpt, store) in boosters.items():
-        say(f"booster features ({prefix}) into {store}")
-        feats = booster_features(records, features, store, ckpt, workers=cfg.workers, frames=frames)
-        for t, x in feats.items():
-            arrays[f"{prefix}__{t}"] = x
-        for r in records:
-            if r.track_id not in feats:
-                failed[r.track_id] = "booster features failed"
-    records = [r for r in records if r.track_id not in failed]
-    vocab = task.vocabulary(records)
-    for t, y in task.static_labels(records, vocab).items():
-        arrays[f"tags__{t}"] = y
-    for name, per_track in task.timed_labels(records, frames).items():
-        for t, y in per_track.items():
-            arrays[f"{name}__{t}"] = y
-    splits = {r.track_id: r.split for r in records}
-    reference = {}
-    if cfg.task == "transcription":
-        from downstream.tasks.transcription import madmom_reference
 
-        say("madmom's piano note model on the test split")
-        reference = {"madmom_piano": madmom_reference([r for r in records if r.split == "test"])}
-    np.savez(arrays_path, **arrays)
-    meta = {"key": key, "splits": splits, "vocabulary": vocab, "failed": failed, "reference": reference,
-            "boost_dim": int(next((a.shape[1] for k, a in arrays.items() if k.startswith("boost")), 0))}
+    def boost(items: list[tuple[str, str]], frames: dict[str, int]) -> dict[str, dict[str, np.ndarray]]:
+        """Booster features of audio files, per booster: ``prefix -> id -> (frames, dim)``."""
+        out = {}
+        for prefix, (ckpt, store) in boosters.items():
+            say(f"booster features ({prefix}) of {len(items)} files into {store}")
+            out[prefix] = booster_features(items, features, store, ckpt, workers=cfg.workers, frames=frames)
+        return out
+
+    records = _records(cfg.data)
+    say(f"{len(records)} tracks: inputs")
+    arrays, extra, failed = task.prepare_inputs(records, boost, say)
+    splits = {r.track_id: r.split for r in records if r.track_id not in failed}
+    flat = {f"{prefix}__{item}": x for prefix, per_item in arrays.items() for item, x in per_item.items()}
+    np.savez(arrays_path, **flat)
+    boost_dims = [x.shape[-1] for k, x in flat.items() if k.startswith("boost")]
+    meta = {"key": key, "splits": splits, "failed": failed, "boost_dim": int(boost_dims[0]) if boost_dims else 0,
+            "vocabulary": [], "reference": {}, **extra}
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     return meta
 
@@ -150,26 +126,25 @@ def subset(tracks: list[str], fraction: float, seed: int) -> list[str]:
     return sorted(rng.choice(sorted(tracks), size=min(n, len(tracks)), replace=False).tolist())
 
 
-def standardise(feats: dict[str, np.ndarray], fit_on: list[str]) -> dict[str, np.ndarray]:
-    """Z-score every feature dimension with the mean and std of the ``fit_on`` tracks' frames (the
-    labelled training subset: nothing is learnt from validation or test audio). Booster layers differ
-    in scale by orders of magnitude; a fused projection trains poorly on raw values."""
-    frames = np.concatenate([feats[t] for t in fit_on], axis=0)
-    mean, std = frames.mean(axis=0), frames.std(axis=0) + 1e-5
-    return {t: ((x - mean) / std).astype(np.float32) for t, x in feats.items()}
+def load_arrays(out: str | Path) -> dict[str, dict[str, np.ndarray]]:
+    """``inputs.npz`` grouped as ``prefix -> item id -> array``."""
+    arrays: dict[str, dict[str, np.ndarray]] = {}
+    with np.load(Path(out) / "inputs.npz") as z:
+        for k in z.files:
+            prefix, item = k.split("__", 1)
+            arrays.setdefault(prefix, {})[item] = z[k]
+    return arrays
 
 
 def run_cell(out: str, task_name: str, data: str, fraction: float, seed: int, variant: str,
              train: dict) -> dict:
     """Train and test one variant on one subset. Runs in a worker process or inline."""
+    import torch
+
     cfg = TrainConfig(**train)
     task = get_task(task_name)
     meta = json.loads((Path(out) / "inputs.json").read_text())
-    with np.load(Path(out) / "inputs.npz") as z:
-        arrays: dict[str, dict[str, np.ndarray]] = {}
-        for k in z.files:
-            prefix, track = k.split("__", 1)
-            arrays.setdefault(prefix, {})[track] = z[k]
+    arrays = load_arrays(out)
     by_split: dict[str, list[str]] = {}
     for t, s in meta["splits"].items():
         by_split.setdefault(s, []).append(t)
@@ -177,31 +152,12 @@ def run_cell(out: str, task_name: str, data: str, fraction: float, seed: int, va
     val_ids, test_ids = sorted(by_split.get("validation", [])), sorted(by_split.get("test", []))
     if not val_ids or not test_ids:
         raise ValueError(f"{data}: needs validation and test tracks (splits.json or split folders)")
-    boost_key = "boost_random" if variant in ("control", "probe-control") else "boost"
-    timed = {"spec": arrays["spec"]}
-    if variant != "baseline":
-        timed["boost"] = standardise(arrays[boost_key], train_ids)
-    static = {}
-    if "tags" in arrays:
-        static["tags"] = arrays["tags"]
-    for name in ("onsets", "frames"):
-        if name in arrays:
-            timed[name] = arrays[name]
-    n_bins = next(iter(arrays["spec"].values())).shape[1]
-    n_out = len(meta["vocabulary"])
-    import torch
-
+    train_ds, val_ds, test_ds = task.datasets(arrays, meta, train_ids, val_ids, test_ids, variant, cfg, seed)
     torch.manual_seed(seed)
-    model, loss_fn, predict = task.build(variant, n_bins, n_out, meta["boost_dim"])
+    model, loss_fn, predict = task.build(variant, meta, arrays)
     t0 = time.perf_counter()
-    info = fit(model, loss_fn, CropDataset(train_ids, timed, static, cfg.crop_frames, seed),
-               WholeTracks(val_ids, timed, static), cfg, seed)
-    test = WholeTracks(test_ids, timed, static)
-    if task_name == "transcription":
-        records = {r.track_id: r for r in _records(Path(data)) if r.track_id in set(test_ids)}
-        scores = task.evaluate(model, predict, test, records)
-    else:
-        scores = task.evaluate(model, predict, test)
+    info = fit(model, loss_fn, train_ds, val_ds, cfg, seed)
+    scores = task.evaluate(model, predict, test_ds, Path(data))
     return {"fraction": fraction, "seed": seed, "variant": variant, "train_tracks": len(train_ids),
             **scores, **info, "params": sum(p.numel() for p in model.parameters()),
             "seconds": round(time.perf_counter() - t0, 2)}

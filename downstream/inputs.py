@@ -16,7 +16,6 @@ import numpy as np
 
 from booster.align import align
 from booster.checkpoint import DEFAULT_CHECKPOINT, fingerprint, read_config, save_checkpoint
-from downstream.data.records import TrackRecord
 from feature_store import FeatureStore
 from feature_store.cache import CacheItem, run_cache
 
@@ -61,34 +60,34 @@ def random_checkpoint(like: str | Path, out: str | Path, seed: int = 0) -> Path:
     return out
 
 
-def booster_features(records: list[TrackRecord], names: list[str], store_path: str | Path,
+def booster_features(items: list[tuple[str, str]], names: list[str], store_path: str | Path,
                      checkpoint: str | Path | None = None, workers: int = 1,
                      frames: dict[str, int] | None = None,
                      on_result: Callable | None = None) -> dict[str, np.ndarray]:
-    """Booster features of every record's mix: ``track_id -> (frames, sum of dims)`` float32 at :data:`FPS`.
+    """Booster features of audio files ``[(id, path)]``: ``id -> (frames, sum of dims)`` float32 at :data:`FPS`.
 
-    Extracted into ``store_path`` (created or resumed; only missing tracks are computed) with
-    ``checkpoint`` (default: the bundled model), then read back and aligned; ``frames[track_id]`` fixes
-    each track's frame count (to match its spectrogram). Tracks that fail to extract are left out
+    Extracted into ``store_path`` (created or resumed; only missing files are computed) with
+    ``checkpoint`` (default: the bundled model), then read back and aligned; ``frames[id]`` fixes
+    each one's frame count (to match its spectrogram). Files that fail to extract are left out
     (logged).
     """
     checkpoint = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
-    items = [CacheItem(r.track_id, str(r.mix_path)) for r in records]
-    report = run_cache(items, store_path, checkpoint, names, workers=workers, on_result=on_result)
+    report = run_cache([CacheItem(i, str(p)) for i, p in items], store_path, checkpoint, names, workers=workers,
+                       on_result=on_result)
     for track, reason in report["failed"].items():
         log.warning("booster features of %s failed: %s", track, reason)
     store = FeatureStore.open(store_path, fingerprint=fingerprint(checkpoint))
     out = {}
     complete = set(store.tracks())
-    for r in records:
-        if r.track_id not in complete:
+    for item_id, _ in items:
+        if item_id not in complete:
             continue
         parts = []
         for name in names:
-            x = store.read(r.track_id, name)
+            x = store.read(item_id, name)
             if x.ndim == 1:  # tokens as a one-dimensional feature would mean nothing to a linear layer
                 raise ValueError(f"{name}: tokens are not a dense feature; use <level>.embedding or a layer")
-            n = frames[r.track_id] if frames else None
+            n = frames[item_id] if frames else None
             parts.append(align(x, store.specs[name].frame_rate, FPS, n_frames=n))
-        out[r.track_id] = np.concatenate(parts, axis=1).astype(np.float32)
+        out[item_id] = np.concatenate(parts, axis=1).astype(np.float32)
     return out

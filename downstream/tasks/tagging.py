@@ -17,6 +17,7 @@ from torch import nn
 from booster.fusion import inject
 from downstream.data.records import TrackRecord
 from downstream.metrics import tagging_scores
+from downstream.tasks.base import SpectrogramTask
 
 
 class TagCNN(nn.Module):
@@ -54,7 +55,7 @@ class Probe(nn.Module):
         return self.net(torch.cat([feats.mean(dim=1), feats.std(dim=1)], dim=1))
 
 
-class TaggingTask:
+class TaggingTask(SpectrogramTask):
     name = "tagging"
     spectrogram = "mel"
     features = ["top.layer4", "mid.layer4"]
@@ -81,11 +82,9 @@ class TaggingTask:
             out[r.track_id] = y
         return out
 
-    def timed_labels(self, records, frames) -> dict[str, np.ndarray]:
-        return {}
-
-    def build(self, variant: str, n_bins: int, n_out: int, boost_dim: int):
+    def build(self, variant: str, meta: dict, arrays: dict):
         """``(model, loss_fn, predict)`` for a variant; ``predict(model, batch) -> logits``."""
+        n_bins, n_out, boost_dim = self.n_bins(arrays), len(meta["vocabulary"]), meta["boost_dim"]
         if variant.startswith("probe"):
             model = Probe(boost_dim, n_out)
 
@@ -108,7 +107,7 @@ class TaggingTask:
         return model, loss_fn, predict
 
     @torch.inference_mode()
-    def evaluate(self, model, predict, dataset) -> dict[str, float]:
+    def evaluate(self, model, predict, dataset, data=None) -> dict[str, float]:
         ys, scores = [], []
         for i in range(len(dataset)):
             item = dataset[i]

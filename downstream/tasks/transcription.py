@@ -18,6 +18,7 @@ from booster.fusion import inject
 from downstream.data.records import TrackRecord
 from downstream.inputs import FPS
 from downstream.metrics import frame_scores, note_scores
+from downstream.tasks.base import SpectrogramTask
 
 LOWEST, KEYS = 21, 88  # A0 .. C8
 
@@ -88,18 +89,12 @@ def record_notes(record: TrackRecord) -> list[tuple[float, float, int]]:
     return sorted((n.onset, n.offset, n.pitch) for n in record.notes if not n.is_drum)
 
 
-class TranscriptionTask:
+class TranscriptionTask(SpectrogramTask):
     name = "transcription"
     spectrogram = "semitone"
     features = ["mid.layer2", "top.layer2"]
     metrics = ("note_f1", "note_offset_f1", "frame_f1")
     variants = ("baseline", "boosted", "control")
-
-    def vocabulary(self, records: list[TrackRecord]) -> list[str]:
-        return []
-
-    def static_labels(self, records, vocab) -> dict[str, np.ndarray]:
-        return {}
 
     def timed_labels(self, records: list[TrackRecord], frames: dict[str, int]) -> dict[str, dict[str, np.ndarray]]:
         onsets, actives = {}, {}
@@ -107,8 +102,13 @@ class TranscriptionTask:
             onsets[r.track_id], actives[r.track_id] = piano_rolls(record_notes(r), frames[r.track_id])
         return {"onsets": onsets, "frames": actives}
 
-    def build(self, variant: str, n_bins: int, n_out: int, boost_dim: int):
-        model = OnsetsFrames(n_bins)
+    def reference(self, records: list[TrackRecord], say) -> dict:
+        say("madmom's piano note model on the test split")
+        return {"madmom_piano": madmom_reference([r for r in records if r.split == "test"])}
+
+    def build(self, variant: str, meta: dict, arrays: dict):
+        model = OnsetsFrames(self.n_bins(arrays))
+        boost_dim = meta["boost_dim"]
         handle = None
         if variant in ("boosted", "control"):
             handle = inject(model, "acoustic", boost_dim, mode="add", channels=model.hidden)
@@ -126,8 +126,12 @@ class TranscriptionTask:
         return model, loss_fn, predict
 
     @torch.inference_mode()
-    def evaluate(self, model, predict, dataset, records: dict[str, TrackRecord] | None = None) -> dict[str, float]:
+    def evaluate(self, model, predict, dataset, data) -> dict[str, float]:
         """Mean over tracks of mir_eval note scores (against the exact MIDI notes) and frame F1."""
+        from downstream.data.layouts import open_dataset
+
+        wanted = set(dataset.tracks)
+        records = {r.track_id: r for r in open_dataset(data) if r.track_id in wanted}
         rows = []
         for i in range(len(dataset)):
             item = dataset[i]
@@ -135,7 +139,7 @@ class TranscriptionTask:
             onset, frame = predict(model, batch)
             on_p, fr_p = torch.sigmoid(onset[0]).numpy(), torch.sigmoid(frame[0]).numpy()
             estimate = decode_notes(on_p, fr_p)
-            reference = record_notes(records[item["track"]]) if records else []
+            reference = record_notes(records[item["track"]])
             row = note_scores(reference, estimate)
             row.update(frame_scores(item["frames"].numpy(), fr_p >= 0.5))
             rows.append(row)
