@@ -265,7 +265,7 @@ def info_cmd(
 
 experiment_app = typer.Typer(no_args_is_help=True, help="Experiments that measure the boost.")
 app.add_typer(experiment_app, name="experiment")
-TASK_HELP = "tagging | transcription"
+TASK_HELP = "tagging | transcription | separation | mixing"
 
 
 def _parse_list(text: str, kind, option: str) -> list:

@@ -28,10 +28,13 @@ log = logging.getLogger(__name__)
 
 
 def get_task(name: str):
+    from downstream.tasks.mixing import MixingTask
+    from downstream.tasks.separation import SeparationTask
     from downstream.tasks.tagging import TaggingTask
     from downstream.tasks.transcription import TranscriptionTask
 
-    tasks = {"tagging": TaggingTask, "transcription": TranscriptionTask}
+    tasks = {"tagging": TaggingTask, "transcription": TranscriptionTask, "separation": SeparationTask,
+             "mixing": MixingTask}
     if name not in tasks:
         raise ValueError(f"unknown task {name!r}; choose one of {', '.join(tasks)}")
     return tasks[name]()
@@ -249,7 +252,8 @@ def summarise(rows: list[dict], out: Path, task, meta: dict) -> None:
              f"Test split: {sum(1 for s in meta['splits'].values() if s == 'test')} tracks; "
              f"training split: {sum(1 for s in meta['splits'].values() if s == 'train')} tracks, of which each "
              "fraction uses a seeded subset shared by all variants (paired); validation split used whole for early "
-             "stopping. `control` = the same booster architecture at random weights.", ""]
+             "stopping. `control` = the same booster architecture at random weights.",
+             "" if not getattr(task, "lower_is_better", False) else "\nLower is better for every metric here.", ""]
     for metric in task.metrics:
         lines += [f"## {metric} (mean +- std over seeds)", "", "| fraction | tracks | " + " | ".join(variants) + " |",
                   "|---" * (len(variants) + 2) + "|"]

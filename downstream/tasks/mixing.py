@@ -1,0 +1,193 @@
+"""Automatic mixing: predict each dry stem's gain (dB) and pan, mix them with the differentiable
+console (:mod:`downstream.console`), and compare with the target mix rendered with known parameters.
+
+- ``baseline``: a stem encoder (small CNN on each stem's log-mel) with a track context (the mean of
+  all stems' embeddings, as in set-based automix models) -> parameter head (in the spirit of
+  automix-toolkit / FxNorm-automix).
+- ``boosted`` / ``control``: the same plus booster features of each dry stem, added by
+  :func:`booster.fusion.inject` at the encoder's last conv block (trained / random-weights booster).
+Trained on parameter error plus the multi-resolution STFT distance between console mix and target.
+Metrics: gain and pan errors (of the gains in effect after the console's peak limit), MR-STFT
+distance, and loudness difference (pyloudnorm, LUFS) between predicted and target mix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from booster.fusion import inject
+from downstream.console import mix as console_mix
+from downstream.data.records import TrackRecord
+from downstream.tasks.base import SAMPLE_RATE, boost_key, standardise
+from downstream.tasks.separation import from_frames, to_frames
+from downstream.train import CropDataset, TrainConfig, WholeTracks
+from hqvae.losses import multi_resolution_stft
+
+MAX_STEMS = 4
+GAIN_SCALE = 10.0  # dB: the parameter loss weighs 10 dB of gain error like a full pan swing
+
+
+class StemEncoder(nn.Module):
+    """Log-mel of every stem ``(batch * stems, frames, bins)`` -> embedding ``(batch * stems, 2 * channels)``.
+    ``fuse`` (identity) is the hook point for booster features ``(batch * stems, channels, freq, time)``."""
+
+    def __init__(self, n_bins: int, width: int = 16):
+        super().__init__()
+        chans = [1, width, 2 * width, 2 * width]
+        self.blocks = nn.Sequential(*[nn.Sequential(nn.Conv2d(chans[i], chans[i + 1], 3, padding=1),
+                                                    nn.BatchNorm2d(chans[i + 1]), nn.ReLU(), nn.MaxPool2d(2))
+                                      for i in range(3)])
+        self.channels = chans[-1]
+        self.fuse = nn.Identity()
+
+    def forward(self, spec: torch.Tensor) -> torch.Tensor:
+        h = self.fuse(self.blocks(spec.transpose(1, 2)[:, None])).mean(dim=2)  # (n, channels, time)
+        return torch.cat([h.mean(dim=-1), h.amax(dim=-1)], dim=1)
+
+
+class MixPredictor(nn.Module):
+    """Stems' log-mel ``(batch, frames, stems, bins)`` + mask ``(batch, stems)`` -> gain dB and pan, each
+    ``(batch, stems)``. Each stem's parameters see its own embedding and the mean over the track's stems."""
+
+    def __init__(self, n_bins: int, width: int = 16, hidden: int = 64):
+        super().__init__()
+        self.encoder = StemEncoder(n_bins, width)
+        d = 2 * self.encoder.channels
+        self.head = nn.Sequential(nn.Linear(2 * d, hidden), nn.ReLU(), nn.Linear(hidden, 2))
+
+    def forward(self, spec: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, t, s, f = spec.shape
+        emb = self.encoder(spec.permute(0, 2, 1, 3).reshape(b * s, t, f)).reshape(b, s, -1)
+        context = (emb * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+        out = self.head(torch.cat([emb, context[:, None].expand_as(emb)], dim=-1))
+        return GAIN_SCALE * out[..., 0], torch.tanh(out[..., 1])
+
+
+def _stem_boost(batch: dict) -> torch.Tensor:
+    """Booster features ``(batch, frames, stems, dim)`` -> ``(batch * stems, frames, dim)``."""
+    x = batch["boost"]
+    b, t, s, d = x.shape
+    return x.permute(0, 2, 1, 3).reshape(b * s, t, d)
+
+
+class MixingTask:
+    name = "mixing"
+    features = ["top.layer4", "mid.layer4"]
+    metrics = ("gain_mae_db", "pan_mae", "mix_stft", "loudness_diff_lu")
+    lower_is_better = True
+    variants = ("baseline", "boosted", "control")
+    crop_s = 2.0
+
+    def prepare_inputs(self, records: list[TrackRecord], boost, say):
+        from booster.audio import AudioError, load_audio
+        from downstream.inputs import spectrogram
+
+        arrays: dict[str, dict[str, np.ndarray]] = {k: {} for k in ("stems", "spec", "target", "gain", "pan", "mask")}
+        failed: dict[str, str] = {}
+        stem_items, stem_frames, stem_ids = [], {}, {}
+        for r in records:
+            sids = sorted(r.mixing)[:MAX_STEMS]
+            if not sids:
+                failed[r.track_id] = "no stems with mixing parameters (render it with booster data render)"
+                continue
+            try:
+                target, _ = load_audio(r.mix_path, SAMPLE_RATE, mono=False)
+                dry = [load_audio(r.stems[s], SAMPLE_RATE, mono=True)[0][0] for s in sids]
+            except AudioError as err:
+                failed[r.track_id] = str(err)
+                continue
+            n = min(target.shape[-1], *(len(d) for d in dry))
+            stems = np.zeros((MAX_STEMS, n), np.float32)
+            for k, d in enumerate(dry):
+                stems[k] = d[:n]
+            framed = to_frames(stems)  # (frames, stems, hop)
+            t = len(framed)
+            specs = np.zeros((t, MAX_STEMS, 64), np.float32)
+            for k in range(len(sids)):
+                specs[:, k] = spectrogram(stems[k], SAMPLE_RATE, "mel")[:t]
+            arrays["stems"][r.track_id] = framed
+            arrays["spec"][r.track_id] = specs
+            arrays["target"][r.track_id] = to_frames(target[:, :n])
+            pad = MAX_STEMS - len(sids)
+            arrays["gain"][r.track_id] = np.array([r.mixing[s].gain_db for s in sids] + [0.0] * pad, np.float32)
+            arrays["pan"][r.track_id] = np.array([r.mixing[s].pan for s in sids] + [0.0] * pad, np.float32)
+            arrays["mask"][r.track_id] = np.array([1.0] * len(sids) + [0.0] * pad, np.float32)
+            stem_ids[r.track_id] = [f"{r.track_id}/{s}" for s in sids]
+            for s in sids:
+                stem_items.append((f"{r.track_id}/{s}", str(r.stems[s])))
+                stem_frames[f"{r.track_id}/{s}"] = t
+        for prefix, feats in boost(stem_items, stem_frames).items():
+            dim = next(iter(feats.values())).shape[1]
+            per_track: dict[str, np.ndarray] = {}
+            for t_id, framed in arrays["stems"].items():
+                x = np.zeros((len(framed), MAX_STEMS, dim), np.float32)  # padding stems stay zero
+                for k, item in enumerate(stem_ids[t_id]):
+                    if item not in feats:
+                        failed[t_id] = f"booster features of {item} failed"
+                        continue
+                    x[:, k] = feats[item][:len(framed)]
+                per_track[t_id] = x
+            arrays[prefix] = per_track
+        for t_id in failed:
+            for per_track in arrays.values():
+                per_track.pop(t_id, None)
+        return arrays, {}, failed
+
+    def datasets(self, arrays, meta, train_ids, val_ids, test_ids, variant: str, cfg: TrainConfig, seed: int):
+        from downstream.inputs import FPS
+
+        timed = {k: arrays[k] for k in ("stems", "spec", "target")}
+        if variant != "baseline":
+            timed["boost"] = standardise(arrays[boost_key(variant)], train_ids)
+        static = {k: arrays[k] for k in ("gain", "pan", "mask")}
+        crop = int(self.crop_s * FPS)
+        return (CropDataset(train_ids, timed, static, crop, seed), WholeTracks(val_ids, timed, static),
+                WholeTracks(test_ids, timed, static))
+
+    def build(self, variant: str, meta: dict, arrays: dict):
+        model = MixPredictor(64)
+        handle = None
+        if variant in ("boosted", "control"):
+            handle = inject(model, "encoder.fuse", meta["boost_dim"], mode="add", channels=model.encoder.channels)
+
+        def predict(m, batch):
+            if handle is not None:
+                handle.set(_stem_boost(batch))
+            return m(batch["spec"], batch["mask"])
+
+        def loss_fn(m, batch):
+            gain, pan = predict(m, batch)
+            mask = batch["mask"]
+            param = ((gain - batch["gain"]).abs() / GAIN_SCALE + (pan - batch["pan"]).abs()) * mask
+            mixed, _ = console_mix(from_frames(batch["stems"]), gain, pan, mask)
+            target = from_frames(batch["target"])
+            stft = multi_resolution_stft(mixed.flatten(0, 1), target.flatten(0, 1))
+            return param.sum() / mask.sum() + stft
+
+        return model, loss_fn, predict
+
+    @torch.inference_mode()
+    def evaluate(self, model, predict, dataset, data: Path | None = None) -> dict[str, float]:
+        import pyloudnorm
+
+        meter = pyloudnorm.Meter(SAMPLE_RATE)
+        gains, pans, stfts, louds = [], [], [], []
+        for i in range(len(dataset)):
+            item = dataset[i]
+            batch = {k: v[None] for k, v in item.items() if torch.is_tensor(v)}
+            gain, pan = predict(model, batch)
+            mask = batch["mask"]
+            mixed, drop = console_mix(from_frames(batch["stems"]), gain, pan, mask)
+            target = from_frames(batch["target"])
+            real = mask[0] > 0
+            gains.append(float(((gain[0] + drop[0]) - batch["gain"][0])[real].abs().mean()))
+            pans.append(float((pan[0] - batch["pan"][0])[real].abs().mean()))
+            stfts.append(float(multi_resolution_stft(mixed[0], target[0])))
+            louds.append(abs(meter.integrated_loudness(mixed[0].T.double().numpy())
+                             - meter.integrated_loudness(target[0].T.double().numpy())))
+        return {"gain_mae_db": float(np.mean(gains)), "pan_mae": float(np.mean(pans)),
+                "mix_stft": float(np.mean(stfts)), "loudness_diff_lu": float(np.mean(louds))}
