@@ -62,10 +62,11 @@ class ExperimentConfig:
             raise ValueError(f"--seeds must be >= 1 (got {self.seeds})")
         if self.workers < 1:
             raise ValueError(f"--workers must be >= 1 (got {self.workers})")
-        unknown = set(self.variants or []) - set(get_task(self.task).variants)
+        task = get_task(self.task)
+        known = (*task.variants, *getattr(task, "ablations", ()))
+        unknown = set(self.variants or []) - set(known)
         if unknown:
-            raise ValueError(f"unknown variants {sorted(unknown)} for {self.task}; "
-                             f"it has {', '.join(get_task(self.task).variants)}")
+            raise ValueError(f"unknown variants {sorted(unknown)} for {self.task}; it has {', '.join(known)}")
 
 
 def _records(data: Path):
@@ -86,18 +87,24 @@ def prepare(cfg: ExperimentConfig, progress: Callable[[str], None] | None = None
     variants = cfg.variants or list(task.variants)
     model = cfg.model or DEFAULT_CHECKPOINT
     key = {"task": cfg.task, "data": str(Path(cfg.data).resolve()), "features": features,
-           "model": fingerprint(model), "variants": sorted(variants)}
+           "model": fingerprint(model)}
+    needed = sorted({"boost_random" if v.startswith(("control", "probe-control")) else "boost"
+                     for v in variants if v != "baseline"})
     if meta_path.exists() and arrays_path.exists():
         meta = json.loads(meta_path.read_text())
-        if meta.get("key") == key:
-            return meta
-        raise ValueError(f"{cfg.out}: holds an experiment with other settings ({meta.get('key')}); "
-                         "use a new --out")
+        if meta.get("key") != key:
+            raise ValueError(f"{cfg.out}: holds an experiment with other settings ({meta.get('key')}); "
+                             "use a new --out")
+        missing = set(needed) - set(meta.get("boosters", []))
+        if missing:
+            raise ValueError(f"{cfg.out}: its inputs lack {sorted(missing)} features for these variants; "
+                             "use a new --out")
+        return meta
     say = progress or (lambda msg: None)
     boosters = {}  # array prefix -> (checkpoint, store)
-    if any(v in ("boosted", "probe") for v in variants):
+    if "boost" in needed:
         boosters["boost"] = (model, cfg.store or cfg.out / "features-trained.zarr")
-    if any(v in ("control", "probe-control") for v in variants):
+    if "boost_random" in needed:
         boosters["boost_random"] = (random_checkpoint(model, cfg.out / "random-booster"),
                                     cfg.out / "features-random.zarr")
 
@@ -116,7 +123,8 @@ def prepare(cfg: ExperimentConfig, progress: Callable[[str], None] | None = None
     flat = {f"{prefix}__{item}": x for prefix, per_item in arrays.items() for item, x in per_item.items()}
     np.savez(arrays_path, **flat)
     boost_dims = [x.shape[-1] for k, x in flat.items() if k.startswith("boost")]
-    meta = {"key": key, "splits": splits, "failed": failed, "boost_dim": int(boost_dims[0]) if boost_dims else 0,
+    meta = {"key": key, "boosters": needed, "splits": splits, "failed": failed,
+            "boost_dim": int(boost_dims[0]) if boost_dims else 0,
             "vocabulary": [], "reference": {}, **extra}
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     return meta
@@ -242,7 +250,8 @@ def summarise(rows: list[dict], out: Path, task, meta: dict) -> None:
     if not rows:
         return
     fractions = sorted({float(r["fraction"]) for r in rows})
-    variants = [v for v in task.variants if any(r["variant"] == v for r in rows)]
+    order = (*task.variants, *getattr(task, "ablations", ()))
+    variants = [v for v in order if any(r["variant"] == v for r in rows)]
 
     def values(metric, fraction, variant) -> dict[int, float]:
         return {int(r["seed"]): float(r[metric]) for r in rows
@@ -265,8 +274,11 @@ def summarise(rows: list[dict], out: Path, task, meta: dict) -> None:
                 cells.append(f"{x.mean():.3f} +- {x.std(ddof=1) if len(x) > 1 else 0:.3f}" if len(x) else "")
             lines.append(f"| {f:g} | {tracks} | " + " | ".join(cells) + " |")
         lines.append("")
-        pairs = [(a, b) for a, b in [("boosted", "baseline"), ("control", "baseline"), ("boosted", "control"),
-                                     ("probe", "probe-control")] if a in variants and b in variants]
+        candidates = [("boosted", "baseline"), ("control", "baseline"), ("boosted", "control"),
+                      ("probe", "probe-control")]
+        for suffix in ("-zero", "-late"):
+            candidates += [(f"boosted{suffix}", "baseline"), (f"boosted{suffix}", f"control{suffix}")]
+        pairs = [(a, b) for a, b in candidates if a in variants and b in variants]
         if pairs:
             lines += [f"Paired differences in {metric} (mean [95% CI] over seeds):", "",
                       "| fraction | " + " | ".join(f"{a} - {b}" for a, b in pairs) + " |",

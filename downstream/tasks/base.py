@@ -26,7 +26,7 @@ def standardise(feats: dict[str, np.ndarray], fit_on: list[str]) -> dict[str, np
 
 def boost_key(variant: str) -> str:
     """Which booster's features a variant reads: the trained one, or the random-weights control."""
-    return "boost_random" if variant in ("control", "probe-control") else "boost"
+    return "boost_random" if variant.startswith(("control", "probe-control")) else "boost"
 
 
 class SpectrogramTask:
@@ -38,6 +38,7 @@ class SpectrogramTask:
     features: list[str] = []
     metrics: tuple[str, ...] = ()
     variants: tuple[str, ...] = ()
+    ablations: tuple[str, ...] = ()  # extra variants, run only when asked for
 
     def vocabulary(self, records: list[TrackRecord]) -> list[str]:
         return []

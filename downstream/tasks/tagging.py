@@ -43,6 +43,22 @@ class TagCNN(nn.Module):
         return self.head(torch.cat([h.mean(dim=-1), h.amax(dim=-1)], dim=1))
 
 
+class LateFusionTagger(nn.Module):
+    """Ablation: the CNN's pooled embedding concatenated with the booster features' mean and std,
+    into one linear head (late fusion, no hook)."""
+
+    def __init__(self, n_bins: int, n_tags: int, dim: int):
+        super().__init__()
+        self.cnn = TagCNN(n_bins, n_tags)
+        self.norm = nn.LayerNorm(2 * dim)
+        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(2 * self.cnn.channels + 2 * dim, n_tags))
+
+    def forward(self, spec: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
+        h = self.cnn.blocks(spec.transpose(1, 2)[:, None]).mean(dim=2)
+        pooled = self.norm(torch.cat([feats.mean(dim=1), feats.std(dim=1)], dim=1))
+        return self.head(torch.cat([h.mean(dim=-1), h.amax(dim=-1), pooled], dim=1))
+
+
 class Probe(nn.Module):
     """Frozen features ``(batch, frames, dim)`` -> mean and std over time -> MLP -> tag logits."""
 
@@ -61,6 +77,8 @@ class TaggingTask(SpectrogramTask):
     features = ["top.layer4", "mid.layer4"]
     metrics = ("roc_auc", "pr_auc")
     variants = ("baseline", "boosted", "control", "probe", "probe-control")
+    # fusion ablations (run with --variants): zero-initialised projection; late fusion of pooled features
+    ablations = ("boosted-zero", "control-zero", "boosted-late", "control-late")
 
     def vocabulary(self, records: list[TrackRecord]) -> list[str]:
         """Tags present in 5%..95% of the training tracks (others are constant, so unlearnable)."""
@@ -90,11 +108,17 @@ class TaggingTask(SpectrogramTask):
 
             def predict(m, batch):
                 return m(batch["boost"])
+        elif variant.endswith("-late"):
+            model = LateFusionTagger(n_bins, n_out, boost_dim)
+
+            def predict(m, batch):
+                return m(batch["spec"], batch["boost"])
         else:
             model = TagCNN(n_bins, n_out)
             handle = None
-            if variant in ("boosted", "control"):
-                handle = inject(model, "fuse", boost_dim, mode="add", channels=model.channels)
+            if variant != "baseline":
+                handle = inject(model, "fuse", boost_dim, mode="add", channels=model.channels,
+                                zero_init=variant.endswith("-zero"))
 
             def predict(m, batch):
                 if handle is not None:

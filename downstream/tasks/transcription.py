@@ -95,6 +95,7 @@ class TranscriptionTask(SpectrogramTask):
     features = ["mid.layer2", "top.layer2"]
     metrics = ("note_f1", "note_offset_f1", "frame_f1")
     variants = ("baseline", "boosted", "control")
+    ablations = ("boosted-zero", "control-zero")  # zero-initialised fusion projection
 
     def timed_labels(self, records: list[TrackRecord], frames: dict[str, int]) -> dict[str, dict[str, np.ndarray]]:
         onsets, actives = {}, {}
@@ -110,8 +111,9 @@ class TranscriptionTask(SpectrogramTask):
         model = OnsetsFrames(self.n_bins(arrays))
         boost_dim = meta["boost_dim"]
         handle = None
-        if variant in ("boosted", "control"):
-            handle = inject(model, "acoustic", boost_dim, mode="add", channels=model.hidden)
+        if variant != "baseline":
+            handle = inject(model, "acoustic", boost_dim, mode="add", channels=model.hidden,
+                            zero_init=variant.endswith("-zero"))
 
         def predict(m, batch):
             if handle is not None:
