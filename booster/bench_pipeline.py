@@ -124,10 +124,10 @@ def bench_store(corpus: Path, model_path=None, window_reads: int = 300) -> dict:
     return res
 
 
-def held_out_mix(seconds: float = 10.0) -> tuple[np.ndarray, int]:
+def held_out_mix(seconds: float = 10.0, mono: bool = True) -> tuple[np.ndarray, int]:
     from downstream.data.render import RenderConfig, render_corpus
 
     with tempfile.TemporaryDirectory() as tmp:
         render_corpus(tmp, RenderConfig(1, seconds, "procedural", "basic", 4242))
-        audio, _ = load_audio(Path(tmp) / "Track00001" / "mix.flac", mono=True)
-    return audio[0], 22050
+        audio, _ = load_audio(Path(tmp) / "Track00001" / "mix.flac", mono=mono)
+    return (audio[0] if mono else audio), 22050

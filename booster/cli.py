@@ -105,7 +105,7 @@ def pretrain_cmd(
 
 @app.command("bench")
 def bench_cmd(
-    what: str = typer.Argument("all", help="model | extract | store | all"),
+    what: str = typer.Argument("all", help="model | extract | store | separation | all"),
     model: Path = typer.Option(None, "--model", help="Checkpoint (default: the bundled one)."),
     baseline: Path = typer.Option(None, "--baseline", help="VQ baseline checkpoint (default: bundled)."),
     out: Path = typer.Option(None, "--out", help="Write the figures as JSON here."),
@@ -117,8 +117,8 @@ def bench_cmd(
     from booster.bench_pipeline import bench_extract, bench_store, held_out_mix
     from booster.checkpoint import DEFAULT_CHECKPOINT, CheckpointError
 
-    if what not in ("model", "extract", "store", "all"):
-        fail(f"unknown benchmark {what!r}; choose model, extract, store or all")
+    if what not in ("model", "extract", "store", "separation", "all"):
+        fail(f"unknown benchmark {what!r}; choose model, extract, store, separation or all")
     con, report = Console(), {}
     try:
         if what in ("model", "all"):
@@ -150,6 +150,14 @@ def bench_cmd(
                       f"memory-mapped .npy {r['npy_reads_per_s']:.0f}/s (store = {100 * r['store_vs_npy']:.1f}%), "
                       f"HDF5 {hdf5}/s")
             con.print(f"store size {r['store_bytes'] / 2**20:.1f} MiB = {r['store_size_vs_raw']:.2f}x raw float32")
+        if what in ("separation", "all"):
+            from downstream.bench import bench_separation
+
+            audio, sr = held_out_mix(10.0, mono=False)
+            r = report["separation"] = bench_separation(audio, sr, model)
+            con.print(f"separation (HTDemucs CPU config, {r['audio_seconds']:.0f} s stereo): plain "
+                      f"{r['plain_x_realtime']:.1f}x realtime, boosted incl. feature extraction "
+                      f"{r['boosted_x_realtime']:.1f}x -> boosted runs at {r['boosted_vs_plain']:.2f}x the plain speed")
     except CheckpointError as err:
         fail(str(err))
     if out:
