@@ -168,7 +168,9 @@ def run_cell(out: str, task_name: str, data: str, fraction: float, seed: int, va
     model, loss_fn, predict = task.build(variant, meta, arrays)
     t0 = time.perf_counter()
     info = fit(model, loss_fn, train_ds, val_ds, cfg, seed)
-    scores = task.evaluate(model, predict, test_ds, Path(data))
+    # decoding choices (e.g. a threshold) are fixed on the validation tracks, never on the test tracks
+    calibration = task.calibrate(model, predict, val_ds, Path(data)) if hasattr(task, "calibrate") else {}
+    scores = task.evaluate(model, predict, test_ds, Path(data), **calibration)
     return {"fraction": fraction, "seed": seed, "variant": variant, "train_tracks": len(train_ids),
             **scores, **info, "params": sum(p.numel() for p in model.parameters()),
             "seconds": round(time.perf_counter() - t0, 2)}
