@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import torch
 
 from booster.align import align
+from booster.bench_pipeline import _best_time
 from booster.fusion import inject
 from downstream.tasks.separation import bottleneck_channels, small_htdemucs
-
-
-def _best(fn, repeat: int = 3) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 @torch.inference_mode()
@@ -52,7 +41,7 @@ def bench_separation(mix: np.ndarray, sr: int, model_path=None,
         feats = np.concatenate([align(out.features[n].numpy(), out.frame_rates[n], 50.0) for n in features], axis=1)
         separate(boosted, torch.from_numpy(feats)[None], handle)
 
-    t_plain = _best(lambda: separate(plain))
-    t_boost = _best(boosted_run)
+    t_plain = _best_time(lambda: separate(plain))
+    t_boost = _best_time(boosted_run)
     return {"audio_seconds": seconds, "plain_x_realtime": seconds / t_plain, "boosted_x_realtime": seconds / t_boost,
             "boosted_vs_plain": t_plain / t_boost, "threads": torch.get_num_threads()}

@@ -15,6 +15,17 @@ SAMPLE_RATE = 22050  # downstream inputs are computed from audio at this rate
 BoostFn = Callable[[list[tuple[str, str]], dict[str, int]], dict[str, dict[str, np.ndarray]]]
 
 
+def conv_blocks(width: int, blocks: int = 3):
+    """``blocks`` x (3x3 conv, batch norm, ReLU, 2x2 max-pool) from 1 channel to ``2 * width``: the
+    short-chunk CNN front end of the tagging and mixing models. Input ``(batch, 1, freq, time)``."""
+    from torch import nn
+
+    chans = [1, width] + [2 * width] * (blocks - 1)
+    return nn.Sequential(*[nn.Sequential(nn.Conv2d(chans[i], chans[i + 1], 3, padding=1),
+                                         nn.BatchNorm2d(chans[i + 1]), nn.ReLU(), nn.MaxPool2d(2))
+                           for i in range(blocks)])
+
+
 def standardise(feats: dict[str, np.ndarray], fit_on: list[str]) -> dict[str, np.ndarray]:
     """Z-score every feature dimension with the mean and std of the ``fit_on`` items' frames (the
     labelled training subset: nothing is learnt from validation or test audio). Booster layers differ

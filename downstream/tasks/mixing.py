@@ -22,7 +22,7 @@ from torch import nn
 from booster.fusion import inject
 from downstream.console import mix as console_mix
 from downstream.data.records import TrackRecord
-from downstream.tasks.base import SAMPLE_RATE, boost_key, standardise
+from downstream.tasks.base import SAMPLE_RATE, boost_key, conv_blocks, standardise
 from downstream.tasks.separation import from_frames, to_frames
 from downstream.train import CropDataset, TrainConfig, WholeTracks
 from hqvae.losses import multi_resolution_stft
@@ -37,11 +37,8 @@ class StemEncoder(nn.Module):
 
     def __init__(self, n_bins: int, width: int = 16):
         super().__init__()
-        chans = [1, width, 2 * width, 2 * width]
-        self.blocks = nn.Sequential(*[nn.Sequential(nn.Conv2d(chans[i], chans[i + 1], 3, padding=1),
-                                                    nn.BatchNorm2d(chans[i + 1]), nn.ReLU(), nn.MaxPool2d(2))
-                                      for i in range(3)])
-        self.channels = chans[-1]
+        self.blocks = conv_blocks(width)
+        self.channels = 2 * width
         self.fuse = nn.Identity()
 
     def forward(self, spec: torch.Tensor) -> torch.Tensor:

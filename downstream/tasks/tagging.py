@@ -17,7 +17,7 @@ from torch import nn
 from booster.fusion import inject
 from downstream.data.records import TrackRecord
 from downstream.metrics import tagging_scores
-from downstream.tasks.base import SpectrogramTask
+from downstream.tasks.base import SpectrogramTask, conv_blocks
 
 
 class TagCNN(nn.Module):
@@ -29,11 +29,8 @@ class TagCNN(nn.Module):
 
     def __init__(self, n_bins: int, n_tags: int, width: int = 16):
         super().__init__()
-        chans = [1, width, 2 * width, 2 * width]
-        self.blocks = nn.Sequential(*[nn.Sequential(nn.Conv2d(chans[i], chans[i + 1], 3, padding=1),
-                                                    nn.BatchNorm2d(chans[i + 1]), nn.ReLU(), nn.MaxPool2d(2))
-                                      for i in range(3)])
-        self.channels = chans[-1]
+        self.blocks = conv_blocks(width)
+        self.channels = 2 * width
         self.fuse = nn.Identity()
         self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(2 * self.channels, n_tags))
 
