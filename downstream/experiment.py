@@ -311,6 +311,7 @@ def _plot(rows, path: Path, task, fractions, variants, values) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     metric = task.metrics[0]
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -324,6 +325,7 @@ def _plot(rows, path: Path, task, fractions, variants, values) -> None:
     ax.set_xscale("log")
     ax.set_xticks(fractions)
     ax.set_xticklabels([f"{f:g}" for f in fractions])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("labelled training fraction")
     ax.set_ylabel(metric)
     ax.set_title(f"{task.name}: {metric} vs labelled data (mean +- std over seeds)")
