@@ -79,6 +79,7 @@ def prepare(cfg: ExperimentConfig, progress: Callable[[str], None] | None = None
     """Compute (or reuse) every input of the experiment under ``cfg.out``; returns ``inputs.json``'s content."""
     from booster.checkpoint import DEFAULT_CHECKPOINT, fingerprint
     from downstream.inputs import booster_features, random_checkpoint
+    from downstream.tasks.base import boost_key
 
     task = get_task(cfg.task)
     cfg.out.mkdir(parents=True, exist_ok=True)
@@ -88,8 +89,7 @@ def prepare(cfg: ExperimentConfig, progress: Callable[[str], None] | None = None
     model = cfg.model or DEFAULT_CHECKPOINT
     key = {"task": cfg.task, "data": str(Path(cfg.data).resolve()), "features": features,
            "model": fingerprint(model)}
-    needed = sorted({"boost_random" if v.startswith(("control", "probe-control")) else "boost"
-                     for v in variants if v != "baseline"})
+    needed = sorted({boost_key(v) for v in variants if v != "baseline"})
     if meta_path.exists() and arrays_path.exists():
         meta = json.loads(meta_path.read_text())
         if meta.get("key") != key:

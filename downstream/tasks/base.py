@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def boost_key(variant: str) -> str:
     return "boost_random" if variant.startswith(("control", "probe-control")) else "boost"
 
 
-class SpectrogramTask:
+class SpectrogramTask(ABC):
     """A task whose model reads a spectrogram of the mix (``spectrogram`` kind) and, boosted, the
     booster features of the mix on the same frame grid. Subclasses add labels, models and metrics."""
 
@@ -89,7 +90,6 @@ class SpectrogramTask:
         if static:
             arrays["tags"] = static
         arrays.update(self.timed_labels(ok, frames))
-        say("reference scores")
         return arrays, {"vocabulary": vocab, "reference": self.reference(ok, say)}, failed
 
     def datasets(self, arrays, meta, train_ids, val_ids, test_ids, variant: str, cfg: TrainConfig, seed: int):
@@ -106,5 +106,10 @@ class SpectrogramTask:
     def n_bins(self, arrays) -> int:
         return next(iter(arrays["spec"].values())).shape[1]
 
+    @abstractmethod
+    def build(self, variant: str, meta: dict, arrays: dict):
+        """``(model, loss_fn, predict)`` for one variant."""
+
+    @abstractmethod
     def evaluate(self, model, predict, dataset, data: Path) -> dict[str, float]:
-        raise NotImplementedError
+        """Test metrics of a trained model on ``dataset``."""
