@@ -78,6 +78,8 @@ def pretrain_cmd(
     threads: int = typer.Option(0, "--threads", help="torch threads (0 = torch's default)."),
     quantizer: str = typer.Option("", "--quantizer", help="'vq' trains the VQ baseline codec (stage 1 only)."),
     warmup_steps: int = typer.Option(100, "--warmup-steps", help="Unquantized steps before codebook init."),
+    glob: str = typer.Option("", "--glob", help="Only files matching this pattern under AUDIO_DIR, "
+                             "e.g. '*/*/mix.flac' for the mixes of rendered corpora (default: all audio)."),
 ) -> None:
     """Train stage 1 (HQ-VAE) then stage 2 (sparse transformers) within --minutes; resumable."""
     from booster.pretrain import PretrainConfig, pretrain
@@ -88,7 +90,7 @@ def pretrain_cmd(
         fail(f"--quantizer must be sq or vq (got {quantizer!r})")
     cfg = PretrainConfig(config=config, minutes=minutes, batch_size=batch_size, seed=seed,
                          threads=threads or None, quantizer=quantizer or None,
-                         warmup_steps=warmup_steps)
+                         warmup_steps=warmup_steps, glob=glob or None)
     try:
         summary = pretrain(audio_dir, out, cfg)
     except ValueError as err:

@@ -12,6 +12,34 @@ from pathlib import Path
 from booster.checkpoint import checkpoint_size_bytes, fingerprint, read_config
 
 
+def variance_trajectory(ckpt: Path, levels: list[str]) -> dict[str, list[tuple[int, float]]]:
+    """``level -> [(step, variance), ...]`` from the stage-1 CSV logs of a ``booster pretrain`` run."""
+    import csv
+
+    out: dict[str, list[tuple[int, float]]] = {lv: [] for lv in levels}
+    for path in sorted((ckpt / "logs" / "stage1").glob("version_*/metrics.csv")):
+        with path.open() as f:
+            for row in csv.DictReader(f):
+                for lv in levels:
+                    v = row.get(f"stage1/{lv}/variance")
+                    if v:
+                        out[lv].append((int(row["step"]), float(v)))
+    return out
+
+
+def variance_lines(ckpt: Path, levels: list[str]) -> list[str]:
+    """One line on how the learnable variance moved during stage 1 (start, quartiles, end)."""
+    traj = variance_trajectory(ckpt, levels)
+    if not any(traj.values()):
+        return []
+    parts = []
+    for lv, points in traj.items():
+        if points:
+            picks = [points[round(q * (len(points) - 1))] for q in (0, 0.25, 0.5, 0.75, 1)]
+            parts.append(f"{lv} " + " -> ".join(f"{v:.3f}" for _, v in picks))
+    return ["- Learnable variance during stage 1 (first logged, quartiles, last): " + "; ".join(parts) + "."]
+
+
 def render_card(ckpt: Path, training: dict, report: dict, command: str, data_note: str) -> str:
     cfg = read_config(ckpt)["model"]
     codec, prior = cfg["codec"], cfg["prior"]
@@ -34,8 +62,7 @@ def render_card(ckpt: Path, training: dict, report: dict, command: str, data_not
         "(transformer hidden states), at 172.3 / 689.1 / 2756.25 frames/s for top / mid / fine.",
         "",
         "## Training",
-        f"- Data: {data_note} ({training['hours']:.2f} h of audio counting mixes and stems, "
-        f"{training['clips_used']} files).",
+        f"- Data: {data_note} ({training['hours']:.2f} h of training audio, {training['clips_used']} files).",
         f"- Budget {training['minutes_budget']} min wall clock on 2 CPU cores shared with the VQ baseline run "
         f"(1 thread each): stage 1 {training['stage1_steps']} steps, stage 2 {training['stage2_steps']} steps, "
         f"batch {training['batch_size']} x {training['crop_seconds']:.2f} s crops.",
@@ -44,6 +71,7 @@ def render_card(ckpt: Path, training: dict, report: dict, command: str, data_not
         + ", ".join(f"{lv} {s1.get(f'stage1/{lv}/variance', float('nan')):.3f}" for lv in codec["levels"])
         + "; stage-2 NLL (nats) " + ", ".join(f"{lv} {s2.get(f'stage2/{lv}_nll', float('nan')):.3f}"
                                               for lv in codec["levels"]) + ".",
+        *variance_lines(ckpt, codec["levels"]),
         "- Reproduce:",
         "",
         "```bash",

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from booster.audio import AudioError, find_audio, load_audio
+from booster.audio import AudioError, find_audio, is_audio_file, load_audio
 from booster.checkpoint import save_checkpoint
 from hqvae.foundation import CONFIGS, FoundationModel
 
@@ -41,6 +41,7 @@ class PretrainConfig:
     checkpoint_every: int = 200
     quantizer: str | None = None  # override: "vq" trains the baseline codec (stage 1 only)
     recalibration_batches: int = 60
+    glob: str | None = None  # train only on files matching this pattern under the folder, e.g. "*/*/mix.flac"
 
 
 class RandomCrops(Dataset):
@@ -122,9 +123,12 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
         raise ValueError(f"--config must be one of {', '.join(CONFIGS)} (got {cfg.config!r})")
     if cfg.minutes <= 0:
         raise ValueError(f"--minutes must be > 0 (got {cfg.minutes})")
-    files = find_audio(audio_dir)
+    if cfg.glob:
+        files = sorted(p for p in audio_dir.glob(cfg.glob) if p.is_file() and is_audio_file(p))
+    else:
+        files = find_audio(audio_dir)
     if not files:
-        raise ValueError(f"{audio_dir}: no audio files found")
+        raise ValueError(f"{audio_dir}: no audio files found" + (f" matching {cfg.glob!r}" if cfg.glob else ""))
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -174,7 +178,7 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
         stage2_log = {k: float(v) for k, v in trainer2.callback_metrics.items()}
 
     summary = {
-        "audio_dir": str(audio_dir), "files": len(files), "clips_used": len(clips), "hours": round(hours, 3),
+        "audio_dir": str(audio_dir), "glob": cfg.glob, "files": len(files), "clips_used": len(clips), "hours": round(hours, 3),
         "load_failures": failures, "config": cfg.config, "quantizer": fcfg.codec.quantizer,
         "minutes_budget": cfg.minutes, "stage1_steps": steps1, "stage2_steps": steps2,
         "batch_size": cfg.batch_size, "crop_seconds": samples / sr,

@@ -41,8 +41,16 @@ class HQVAEConfig:
     # for RVQ; without it the decoder can rebuild everything from the fine level and the top
     # level's posterior collapses to uniform, which the ELBO alone does not prevent.
     level_dropout: float = 0.5
-    kl_weight: float = 1.0
+    # Weight of the KL (rate) terms of the ELBO. At 1 the rate term wins on a minutes-long CPU
+    # budget: the variance grows, the posterior spreads over many codes and the decoder learns from
+    # near-random codes (docs/results/hqvae-diagnosis). At 0.01 the variance anneals by itself.
+    kl_weight: float = 0.01
     stft_weight: float = 1.0
+    init_log_var: float = 1.0  # stochastic quantizer: starting log sigma^2 of every level (broad posterior)
+    top_k: int = 16  # stochastic quantizer: codes per frame in the training relaxation
+    # stochastic quantizer: training decodes a code *sampled* from the posterior (Gumbel-max, with
+    # the Gumbel-softmax gradient) instead of the soft blend of codes
+    hard_sample: bool = True
 
     @property
     def hops(self) -> dict[str, int]:
@@ -92,7 +100,8 @@ class HQVAE(nn.Module):
             nn.Conv1d(cfg.channels[i] * (1 if i == n - 1 else 2), cfg.latent_dim, 3, padding=1) for i in range(n))
         self.latent_norms = nn.ModuleList(nn.BatchNorm1d(cfg.latent_dim, affine=False) for _ in range(n))
         self.from_latent = nn.ModuleList(nn.Conv1d(cfg.latent_dim, cfg.channels[i], 3, padding=1) for i in range(n))
-        self.quantizers = nn.ModuleList(QUANTIZERS[cfg.quantizer](cfg.latent_dim, cfg.codebook_size)
+        sq_args = {"init_log_var": cfg.init_log_var, "top_k": cfg.top_k, "hard": cfg.hard_sample} if cfg.quantizer == "sq" else {}
+        self.quantizers = nn.ModuleList(QUANTIZERS[cfg.quantizer](cfg.latent_dim, cfg.codebook_size, **sq_args)
                                         for _ in range(n))
         self.decoders = nn.ModuleList(
             DecoderStage(cfg.channels[i], 1 if i == 0 else cfg.channels[i - 1], cfg.strides[i], final=(i == 0))

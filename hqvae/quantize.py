@@ -38,11 +38,14 @@ class StochasticQuantizer(nn.Module):
         init_log_var: starting ``log sigma^2``; the ELBO drives it down during training.
     """
 
-    def __init__(self, dim: int, codebook_size: int, init_log_var: float = 0.0, restart_threshold: float = 0.1):
+    def __init__(self, dim: int, codebook_size: int, init_log_var: float = 0.0, restart_threshold: float = 0.1,
+                 top_k: int | None = 16, hard: bool = True):
         super().__init__()
         self.dim = dim
         self.codebook_size = codebook_size
         self.restart_threshold = restart_threshold
+        self.top_k = top_k
+        self.hard = hard
         self.codebook = nn.Parameter(torch.randn(codebook_size, dim))
         self.log_var = nn.Parameter(torch.tensor(float(init_log_var)))
         self.register_buffer("initialised", torch.tensor(False))
@@ -76,45 +79,66 @@ class StochasticQuantizer(nn.Module):
         self.codebook.data.copy_(means[0])
         self.initialised.fill_(True)
 
+    def squared_distances(self, z: torch.Tensor, codebook: torch.Tensor | None = None) -> torch.Tensor:
+        """``||z - b_k||^2`` for ``z`` ``(batch, time, dim)`` -> ``(batch, time, K)``."""
+        codebook = self.codebook if codebook is None else codebook
+        return (z.pow(2).sum(-1, keepdim=True) - 2 * z @ codebook.t()
+                + codebook.pow(2).sum(-1)[None, None])
+
     def logits(self, z: torch.Tensor, codebook: torch.Tensor | None = None) -> torch.Tensor:
         """``-||z - b_k||^2 / (2 sigma^2)`` for ``z`` ``(batch, time, dim)`` -> ``(batch, time, K)``."""
-        codebook = self.codebook if codebook is None else codebook
-        dist = (z.pow(2).sum(-1, keepdim=True) - 2 * z @ codebook.t()
-                + codebook.pow(2).sum(-1)[None, None])
-        return -0.5 * dist / self.variance
+        return -0.5 * self.squared_distances(z, codebook) / self.variance
 
     def forward(self, z: torch.Tensor, temperature: float = 1.0):
         """``z``: (batch, time, dim). Returns quantized (batch, time, dim), indices (batch, time),
-        the KL term per batch item (summed over time and dims, averaged over the batch), and stats."""
+        the KL term per batch item (summed over time and dims, averaged over the batch), and stats.
+
+        Training draws the Gumbel-softmax sample over the ``top_k`` nearest codes of each frame
+        (the posterior truncated to them and renormalised): far codes carry almost no posterior
+        mass (``stats["tail_mass"]`` logs how much), and the full-codebook relaxation cost 2.5x a
+        VQ step on CPU (Gumbel noise, softmaxes and their backward over every code).
+        """
         if self.training and not bool(self.initialised):
             self.init_from(z.detach())
-        logits = self.logits(z)
-        indices = logits.argmax(dim=-1)  # same as nearest(z), reusing the logits
+        stats = {}
+        with torch.no_grad():
+            dist_all = self.squared_distances(z.detach())
+        indices = dist_all.argmin(dim=-1)
         if self.training:
-            soft = F.gumbel_softmax(logits, tau=temperature, hard=False, dim=-1)
-            quantized = soft @ self.codebook
+            k = min(self.top_k or self.codebook_size, self.codebook_size)
+            candidates = dist_all.topk(k, dim=-1, largest=False).indices  # (batch, time, k)
+            codes = F.embedding(candidates, self.codebook)  # (batch, time, k, dim)
+            dist = (z.unsqueeze(-2) - codes).pow(2).sum(-1)  # exact distances, differentiable
+            logits = -0.5 * dist / self.variance
+            soft = F.gumbel_softmax(logits, tau=temperature, hard=self.hard, dim=-1)
+            quantized = torch.einsum("btk,btkd->btd", soft, codes)
             # The entropy part of the KL reaches only the variance: through the codes or the latents
             # it is maximised by merging everything into one spot (a uniform posterior), which on a
             # small CPU budget collapses the coarse levels before reconstruction can pull them apart.
-            kl_logits = self.logits(z.detach(), self.codebook.detach())
+            kl_logits = -0.5 * dist.detach() / self.variance
             probs = kl_logits.softmax(dim=-1)
             log_probs = kl_logits.log_softmax(dim=-1)
             # KL(q(k|z) || uniform) up to a constant, plus the Gaussian term between z and its code
             kl_discrete = (probs * log_probs).sum(dim=(1, 2)).mean()
             kl_continuous = (0.5 * (z - quantized).pow(2).sum(dim=(1, 2)) / self.variance).mean()
             loss = kl_discrete + kl_continuous
+            with torch.no_grad():
+                var = self.variance.detach()
+                kept = torch.logsumexp(-0.5 * dist.detach() / var, -1)
+                total = torch.logsumexp(-0.5 * dist_all / var, -1)
+                stats["tail_mass"] = (1 - (kept - total).exp()).mean()
         else:
             quantized = F.embedding(indices, self.codebook)
             loss = z.new_zeros(())
         if self.training and self.restart_threshold > 0:
             self.restart_dead_codes(z.detach(), indices)
-        stats = codebook_stats(indices, self.codebook_size)
+        stats.update(codebook_stats(indices, self.codebook_size))
         stats["variance"] = self.variance.detach()
         return quantized, indices, loss, stats
 
     def nearest(self, z: torch.Tensor) -> torch.Tensor:
         """Inference indices (batch, time): the posterior's argmax, i.e. the nearest code."""
-        return self.logits(z).argmax(dim=-1)
+        return self.squared_distances(z).argmin(dim=-1)
 
     def embed(self, indices: torch.Tensor) -> torch.Tensor:
         """Codes for ``indices`` (batch, time) -> (batch, time, dim)."""

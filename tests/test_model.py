@@ -159,3 +159,24 @@ def test_prior_learns_a_repeating_sequence():
         opt.step()
     assert prior.nll(tokens).item() < 0.3 * first
     assert np.isclose(first, np.log(32), rtol=0.3)  # starts near uniform over the codebook
+
+
+def test_stochastic_quantizer_training_samples_codes_from_the_truncated_posterior():
+    torch.manual_seed(0)
+    q = StochasticQuantizer(dim=8, codebook_size=64, top_k=4, hard=True)
+    q.initialised.fill_(True)
+    z = (q.codebook.detach()[torch.randint(0, 64, (2, 50))] + 0.05 * torch.randn(2, 50, 8)).requires_grad_()
+    q.log_var.data.fill_(-4.0)  # sharp posterior: the sample is the nearest code
+    q.train()
+    quantized, idx, loss, stats = q(z, temperature=0.5)
+    # hard sampling: the decoder sees exact code vectors, here the nearest ones
+    torch.testing.assert_close(quantized, q.codebook[idx])
+    assert stats["tail_mass"].item() < 1e-4  # the 4 nearest codes hold all the mass
+    loss.backward()
+    assert torch.isfinite(z.grad).all() and z.grad.abs().sum() > 0
+    assert q.codebook.grad.abs().sum() > 0 and q.log_var.grad is not None
+    # a broad posterior: samples leave the nearest code, the tail outside the top 4 is reported
+    q.log_var.data.fill_(3.0)
+    quantized, idx, _, stats = q(z.detach(), temperature=0.5)
+    assert not torch.allclose(quantized, q.codebook[idx])
+    assert stats["tail_mass"].item() > 0.5

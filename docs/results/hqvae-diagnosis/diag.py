@@ -27,6 +27,11 @@ def main(variant: str, minutes: float, out: str) -> None:
     cfg = HQVAEConfig()
     if variant.startswith("vq"):
         cfg.quantizer = "vq"
+    # second round (after the diagnosis): the ELBO's KL weight and the starting variance
+    cfg.kl_weight = float(os.environ.get("KL_WEIGHT", cfg.kl_weight))
+    cfg.init_log_var = float(os.environ.get("INIT_LOG_VAR", cfg.init_log_var))
+    cfg.hard_sample = os.environ.get("HARD", "1") == "1"
+    min_temperature = float(os.environ.get("MIN_TEMPERATURE", 0.5))
     model = HQVAE(cfg).to(dev)
     data = "build/gpu/train_stems.npy" if variant.endswith("_stems") else "build/gpu/train.npy"
     train = torch.from_numpy(np.load(data).astype(np.float32) / 32767).to(dev)
@@ -35,11 +40,11 @@ def main(variant: str, minutes: float, out: str) -> None:
     crop, batch = 16512, 8
     gen = torch.Generator(device=dev).manual_seed(0)
     t0, step, next_eval = time.time(), 0, float(os.environ.get("FIRST", 30))
-    with open(f"{out}/{variant}.log", "w") as log:
+    with open(f"{out}/{variant}{os.environ.get('TAG', '')}.log", "w") as log:
         while time.time() - t0 < minutes * 60:
             starts = torch.randint(0, len(train) - crop, (batch,), device=dev, generator=gen).tolist()
             x = torch.stack([train[i:i + crop] for i in starts])
-            temperature = max(0.5, math.exp(-3e-4 * max(0, step - 100)))
+            temperature = max(min_temperature, math.exp(-3e-4 * max(0, step - 100)))
             o = model(x, temperature, quantize=step >= 100)
             opt.zero_grad()
             o.loss.backward()
@@ -57,7 +62,7 @@ def main(variant: str, minutes: float, out: str) -> None:
                            "si_sdr_unq": round(si_sdr(unquantized, held).mean().item(), 2),
                            "mrstft": round(multi_resolution_stft(y, held).item(), 3)}
                 model.train()
-                row.update({k: round(float(v), 3) for k, v in o.logs.items() if k.endswith("variance")})
+                row.update({k: round(float(v), 3) for k, v in o.logs.items() if k.endswith(("variance", "tail_mass"))})
                 print(json.dumps(row), file=log, flush=True)
 
 
