@@ -57,12 +57,14 @@ def is_audio_file(path: str | Path) -> bool:
     return Path(path).suffix.lower() in AUDIO_EXTENSIONS
 
 
-def find_audio(root: str | Path) -> list[Path]:
-    """``root`` itself if it is a file, else every audio file below it (recursive), sorted."""
+def find_audio(root: str | Path, pattern: str | None = None) -> list[Path]:
+    """``root`` itself if it is a file, else every audio file below it (recursive), sorted; with
+    ``pattern`` (a glob relative to ``root``, e.g. ``"*/*/mix.flac"``) only the files it matches."""
     root = Path(root)
     if root.is_file():
         return [root]
-    return sorted(p for p in root.rglob("*") if p.is_file() and is_audio_file(p))
+    candidates = root.glob(pattern) if pattern else root.rglob("*")
+    return sorted(p for p in candidates if p.is_file() and is_audio_file(p))
 
 
 def probe(path: str | Path) -> AudioInfo:

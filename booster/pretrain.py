@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from booster.audio import AudioError, find_audio, is_audio_file, load_audio
+from booster.audio import AudioError, find_audio, load_audio
 from booster.checkpoint import save_checkpoint
 from hqvae.foundation import CONFIGS, FoundationModel
 
@@ -123,10 +123,7 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
         raise ValueError(f"--config must be one of {', '.join(CONFIGS)} (got {cfg.config!r})")
     if cfg.minutes <= 0:
         raise ValueError(f"--minutes must be > 0 (got {cfg.minutes})")
-    if cfg.glob:
-        files = sorted(p for p in audio_dir.glob(cfg.glob) if p.is_file() and is_audio_file(p))
-    else:
-        files = find_audio(audio_dir)
+    files = find_audio(audio_dir, cfg.glob)
     if not files:
         raise ValueError(f"{audio_dir}: no audio files found" + (f" matching {cfg.glob!r}" if cfg.glob else ""))
     if cfg.threads:

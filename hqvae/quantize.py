@@ -122,10 +122,9 @@ class StochasticQuantizer(nn.Module):
             kl_discrete = (probs * log_probs).sum(dim=(1, 2)).mean()
             kl_continuous = (0.5 * (z - quantized).pow(2).sum(dim=(1, 2)) / self.variance).mean()
             loss = kl_discrete + kl_continuous
-            with torch.no_grad():
-                var = self.variance.detach()
-                kept = torch.logsumexp(-0.5 * dist.detach() / var, -1)
-                total = torch.logsumexp(-0.5 * dist_all / var, -1)
+            with torch.no_grad():  # posterior mass outside the top k, from logits already at hand
+                kept = kl_logits.logsumexp(-1)
+                total = (-0.5 * dist_all / self.variance).logsumexp(-1)
                 stats["tail_mass"] = (1 - (kept - total).exp()).mean()
         else:
             quantized = F.embedding(indices, self.codebook)
