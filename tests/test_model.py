@@ -180,3 +180,36 @@ def test_stochastic_quantizer_training_samples_codes_from_the_truncated_posterio
     quantized, idx, _, stats = q(z.detach(), temperature=0.5)
     assert not torch.allclose(quantized, q.codebook[idx])
     assert stats["tail_mass"].item() > 0.5
+
+
+def _reference_truncated_sample(q, z, temperature):
+    """The sampler written plainly: gather the k nearest code vectors, distances over them."""
+    dist_all = q.squared_distances(z.detach())
+    candidates = dist_all.topk(q.top_k, dim=-1, largest=False).indices
+    codes = torch.nn.functional.embedding(candidates, q.codebook)  # (batch, time, k, dim)
+    dist = (z.unsqueeze(-2) - codes).pow(2).sum(-1)
+    soft = torch.nn.functional.gumbel_softmax(-0.5 * dist / q.variance, tau=temperature, hard=q.hard, dim=-1)
+    quantized = torch.einsum("btk,btkd->btd", soft, codes)
+    kl_logits = -0.5 * dist.detach() / q.variance
+    kl = (kl_logits.softmax(-1) * kl_logits.log_softmax(-1)).sum(dim=(1, 2)).mean()
+    kl = kl + (0.5 * (z - quantized).pow(2).sum(dim=(1, 2)) / q.variance).mean()
+    return quantized, kl
+
+
+@pytest.mark.parametrize("hard", [True, False])
+def test_fast_truncated_sampler_matches_the_plain_formulation(hard):
+    torch.manual_seed(1)
+    q = StochasticQuantizer(dim=8, codebook_size=64, top_k=6, hard=hard, restart_threshold=0)
+    q.initialised.fill_(True)
+    q.log_var.data.fill_(-1.0)
+    q.train()
+    z = torch.randn(3, 40, 8, requires_grad=True)
+    grads = []
+    for sampler in (lambda: q(z, 0.7)[::2], lambda: _reference_truncated_sample(q, z, 0.7)):
+        torch.manual_seed(7)  # same Gumbel noise for both
+        quantized, kl = sampler()
+        (quantized.pow(2).sum() + quantized.sum() + kl).backward()
+        grads.append((quantized.detach(), kl.detach(), z.grad.clone(), q.codebook.grad.clone(), q.log_var.grad.clone()))
+        z.grad, q.codebook.grad, q.log_var.grad = None, None, None
+    for fast, plain in zip(*grads, strict=True):
+        torch.testing.assert_close(fast, plain, rtol=1e-4, atol=1e-5)
