@@ -73,6 +73,8 @@ def pretrain_cmd(
     out: Path = typer.Option(..., "--out", help="Checkpoint folder to write (resumes if it holds a run)."),
     config: str = typer.Option("tiny", "--config", help="Model size: tiny | micro."),
     minutes: float = typer.Option(30.0, "--minutes", help="Wall-clock budget for both stages."),
+    stage1_minutes: float = typer.Option(0.0, "--stage1-minutes",
+                                         help="Minutes of stage 1 (default: 70% of --minutes); stage 2 gets the rest."),
     batch_size: int = typer.Option(8, "--batch-size"),
     seed: int = typer.Option(0, "--seed"),
     threads: int = typer.Option(0, "--threads", help="torch threads (0 = torch's default)."),
@@ -88,7 +90,7 @@ def pretrain_cmd(
         fail(f"{audio_dir}: not found")
     if quantizer not in ("", "sq", "vq"):
         fail(f"--quantizer must be sq or vq (got {quantizer!r})")
-    cfg = PretrainConfig(config=config, minutes=minutes, batch_size=batch_size, seed=seed,
+    cfg = PretrainConfig(config=config, minutes=minutes, stage1_minutes=stage1_minutes or None, batch_size=batch_size, seed=seed,
                          threads=threads or None, quantizer=quantizer or None,
                          warmup_steps=warmup_steps, glob=glob or None)
     try:

@@ -64,7 +64,8 @@ def render_card(ckpt: Path, training: dict, report: dict, command: str, data_not
         "## Training",
         f"- Data: {data_note} ({training['hours']:.2f} h of training audio, {training['clips_used']} files).",
         f"- Budget {training['minutes_budget']} min wall clock on 2 CPU cores shared with the VQ baseline run "
-        f"(1 thread each): stage 1 {training['stage1_steps']} steps, stage 2 {training['stage2_steps']} steps, "
+        f"(1 thread each): stage 1 {training.get('stage1_minutes', '?')} min, {training['stage1_steps']} steps; "
+        f"stage 2 {training['stage2_steps']} steps; "
         f"batch {training['batch_size']} x {training['crop_seconds']:.2f} s crops.",
         f"- Final logged training values: stage-1 loss {s1.get('stage1/loss', float('nan')):.3f}, MSE "
         f"{s1.get('stage1/mse', float('nan')):.4f}, MR-STFT {s1.get('stage1/stft', float('nan')):.3f}; variance "

@@ -32,6 +32,7 @@ class PretrainConfig:
     config: str = "tiny"
     minutes: float = 30.0
     stage1_share: float = 0.7
+    stage1_minutes: float | None = None  # overrides stage1_share: minutes of stage 1, the rest is stage 2
     batch_size: int = 8
     crop_seconds: float = 0.75
     lr: float = 1e-3
@@ -123,6 +124,8 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
         raise ValueError(f"--config must be one of {', '.join(CONFIGS)} (got {cfg.config!r})")
     if cfg.minutes <= 0:
         raise ValueError(f"--minutes must be > 0 (got {cfg.minutes})")
+    if cfg.stage1_minutes is not None and not 0 < cfg.stage1_minutes < cfg.minutes:
+        raise ValueError(f"--stage1-minutes must be > 0 and below --minutes (got {cfg.stage1_minutes} of {cfg.minutes})")
     files = find_audio(audio_dir, cfg.glob)
     if not files:
         raise ValueError(f"{audio_dir}: no audio files found" + (f" matching {cfg.glob!r}" if cfg.glob else ""))
@@ -147,7 +150,10 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     out.mkdir(parents=True, exist_ok=True)
     (out / "train").mkdir(exist_ok=True)
 
-    stage1_minutes = cfg.minutes * (cfg.stage1_share if fcfg.with_priors else 1.0)
+    if not fcfg.with_priors:
+        stage1_minutes = cfg.minutes
+    else:
+        stage1_minutes = cfg.stage1_minutes if cfg.stage1_minutes is not None else cfg.minutes * cfg.stage1_share
     done1 = out / "train" / "stage1.done"
     s1 = Stage1Module(model, lr=cfg.lr, warmup_steps=cfg.warmup_steps)
     last1 = out / "train" / "stage1-last.ckpt"
@@ -177,7 +183,7 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     summary = {
         "audio_dir": str(audio_dir), "glob": cfg.glob, "files": len(files), "clips_used": len(clips), "hours": round(hours, 3),
         "load_failures": failures, "config": cfg.config, "quantizer": fcfg.codec.quantizer,
-        "minutes_budget": cfg.minutes, "stage1_steps": steps1, "stage2_steps": steps2,
+        "minutes_budget": cfg.minutes, "stage1_minutes": round(stage1_minutes, 2), "stage1_steps": steps1, "stage2_steps": steps2,
         "batch_size": cfg.batch_size, "crop_seconds": samples / sr,
         "wall_minutes_this_run": round((time.time() - t0) / 60, 2),
         "final_stage1": stage1_log, "final_stage2": stage2_log,

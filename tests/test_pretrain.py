@@ -18,7 +18,7 @@ from booster.extract import concat_outputs
 def micro_checkpoint(rendered_corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("ckpt") / "micro"
     res = CliRunner().invoke(app, ["pretrain", str(rendered_corpus), "--out", str(out), "--config", "micro",
-                                   "--minutes", "0.3", "--batch-size", "4",
+                                   "--minutes", "0.3", "--stage1-minutes", "0.2", "--batch-size", "4",
                                    "--warmup-steps", "3", "--glob", "*/mix.flac"])
     assert res.exit_code == 0, res.output
     return out
@@ -27,6 +27,7 @@ def micro_checkpoint(rendered_corpus, tmp_path_factory):
 def test_pretrain_writes_checkpoint_and_logs(micro_checkpoint):
     summary = json.loads((micro_checkpoint / "training.json").read_text())
     assert summary["stage1_steps"] > 0 and summary["stage2_steps"] > 0
+    assert summary["stage1_minutes"] == 0.2  # --stage1-minutes, not 70% of --minutes
     assert summary["clips_used"] > 0 and summary["hours"] > 0
     # --glob kept the 5 mixes and left the stems out
     assert summary["files"] == 5 and summary["glob"] == "*/mix.flac"
@@ -56,6 +57,9 @@ def test_pretrain_rejects_bad_input(tmp_path):
     assert res.exit_code == 2 and "no audio files" in res.output
     res = runner.invoke(app, ["pretrain", str(tmp_path / "empty"), "--out", str(tmp_path / "o"), "--config", "huge"])
     assert res.exit_code == 2 and "--config" in res.output
+    res = runner.invoke(app, ["pretrain", str(tmp_path / "empty"), "--out", str(tmp_path / "o"),
+                              "--minutes", "10", "--stage1-minutes", "12"])
+    assert res.exit_code == 2 and "--stage1-minutes must be > 0 and below --minutes" in res.output
     (tmp_path / "empty" / "a.wav").write_bytes(b"")
     res = runner.invoke(app, ["pretrain", str(tmp_path / "empty"), "--out", str(tmp_path / "o"), "--glob", "*/mix.flac"])
     assert res.exit_code == 2 and "no audio files found matching '*/mix.flac'" in res.output
