@@ -40,6 +40,18 @@ def variance_lines(ckpt: Path, levels: list[str]) -> list[str]:
     return ["- Learnable variance during stage 1 (first logged, quartiles, last): " + "; ".join(parts) + "."]
 
 
+def paired_lines(report: dict) -> list[str]:
+    """HQ-VAE minus baseline per held-out clip, with its 95% interval (reports from before it: nothing)."""
+    if "paired" not in report:
+        return []
+    lines = []
+    for metric, name in (("si_sdr_db", "SI-SDR dB"), ("mr_stft", "MR-STFT distance")):
+        d = report["paired"][metric]
+        lines.append(f"- HQ-VAE - baseline, {name}, paired over the {d['clips']} clips: {d['mean']:+.3f} "
+                     f"(95% CI +- {d['ci95_half']:.3f}); HQ-VAE better on {d['clips_better']} of {d['clips']}.")
+    return [*lines, ""]
+
+
 def render_card(ckpt: Path, training: dict, report: dict, command: str, data_note: str) -> str:
     cfg = read_config(ckpt)["model"]
     codec, prior = cfg["codec"], cfg["prior"]
@@ -96,6 +108,7 @@ def render_card(ckpt: Path, training: dict, report: dict, command: str, data_not
         f"| MR-STFT distance (lower better) | {report['hqvae']['mr_stft']:.3f} | {report['vq_baseline']['mr_stft']:.3f} |",
         f"| SI-SDR dB (higher better) | {report['hqvae']['si_sdr_db']:.2f} | {report['vq_baseline']['si_sdr_db']:.2f} |",
         "",
+        *paired_lines(report),
         "| stage 2 level | held-out NLL (nats) | unigram entropy (nats) | reduction % |",
         "|---|---|---|---|",
     ]

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from booster.stats import paired_ci95
 from downstream.train import TrainConfig, fit
 
 log = logging.getLogger(__name__)
@@ -237,16 +238,6 @@ def run_experiment(cfg: ExperimentConfig, on_cell: Callable[[dict], None] | None
     return rows
 
 
-def _ci95(diffs: np.ndarray) -> tuple[float, float]:
-    """Mean and half-width of a paired t confidence interval (95%)."""
-    from scipy import stats
-
-    if len(diffs) < 2:
-        return float(diffs.mean()), float("nan")
-    half = stats.t.ppf(0.975, len(diffs) - 1) * diffs.std(ddof=1) / np.sqrt(len(diffs))
-    return float(diffs.mean()), float(half)
-
-
 def summarise(rows: list[dict], out: Path, task, meta: dict) -> None:
     """``summary.md`` and ``boost.png`` from the result rows."""
     if not rows:
@@ -293,7 +284,7 @@ def summarise(rows: list[dict], out: Path, task, meta: dict) -> None:
                     if not common:
                         cells.append("")
                         continue
-                    m, h = _ci95(np.array([va[s] - vb[s] for s in common]))
+                    m, h = paired_ci95(np.array([va[s] - vb[s] for s in common]))
                     cells.append(f"{m:+.3f} [{m - h:+.3f}, {m + h:+.3f}]" if np.isfinite(h) else f"{m:+.3f}")
                 lines.append(f"| {f:g} | " + " | ".join(cells) + " |")
             lines.append("")
