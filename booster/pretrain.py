@@ -46,21 +46,25 @@ class PretrainConfig:
 
 
 class RandomCrops(Dataset):
-    """Random fixed-length mono crops from audio held in memory; crop ``i`` is fixed by ``(seed, i)``."""
+    """Random fixed-length mono crops from audio held in memory; crop ``i`` is fixed by ``(seed, start + i)``.
 
-    def __init__(self, clips: list[np.ndarray], samples: int, seed: int = 0, length: int = 10**7):
+    A resumed run passes ``start`` = crops already seen, so it goes on with new crops instead of
+    replaying the sequence from its beginning (the loader itself restarts at index 0).
+    """
+
+    def __init__(self, clips: list[np.ndarray], samples: int, seed: int = 0, length: int = 10**7, start: int = 0):
         self.clips = [c for c in clips if len(c) > samples]
         if not self.clips:
             raise ValueError(f"no clip is longer than the {samples}-sample crop")
         weights = np.array([len(c) for c in self.clips], dtype=np.float64)
         self.p = weights / weights.sum()
-        self.samples, self.seed, self.length = samples, seed, length
+        self.samples, self.seed, self.length, self.start = samples, seed, length, start
 
     def __len__(self) -> int:
         return self.length
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        rng = np.random.default_rng((self.seed, i))
+        rng = np.random.default_rng((self.seed, self.start + i))
         clip = self.clips[rng.choice(len(self.clips), p=self.p)]
         start = int(rng.integers(0, len(clip) - self.samples))
         return torch.from_numpy(clip[start:start + self.samples].copy())
@@ -77,6 +81,13 @@ def load_clips(files: list[Path], sample_rate: int) -> tuple[list[np.ndarray], l
         if np.abs(audio).max() > 1e-4:  # silent stems teach nothing
             clips.append(audio[0])
     return clips, failures
+
+
+def steps_done(checkpoint: Path) -> int:
+    """Optimizer steps recorded in a Lightning checkpoint; 0 when there is none."""
+    if not checkpoint.exists():
+        return 0
+    return int(torch.load(checkpoint, map_location="cpu", weights_only=True).get("global_step", 0))
 
 
 @torch.no_grad()
@@ -135,6 +146,7 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*weights_only.*")
+    warnings.filterwarnings("ignore", ".*dataloader is not resumable.*")  # RandomCrops(start=...) resumes it
 
     fcfg = CONFIGS[cfg.config]()
     if cfg.quantizer:
@@ -146,7 +158,11 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     clips, failures = load_clips(files, sr)
     hours = sum(len(c) for c in clips) / sr / 3600
     samples = int(cfg.crop_seconds * sr) // fcfg.codec.total_hop * fcfg.codec.total_hop
-    loader = DataLoader(RandomCrops(clips, samples, cfg.seed), batch_size=cfg.batch_size, shuffle=False)
+
+    def loader(resume_from: Path | None = None) -> DataLoader:
+        start = steps_done(resume_from) * cfg.batch_size if resume_from else 0
+        return DataLoader(RandomCrops(clips, samples, cfg.seed, start=start), batch_size=cfg.batch_size, shuffle=False)
+
     out.mkdir(parents=True, exist_ok=True)
     (out / "train").mkdir(exist_ok=True)
 
@@ -159,14 +175,14 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     last1 = out / "train" / "stage1-last.ckpt"
     trainer1 = _trainer(out, "stage1", stage1_minutes, cfg.checkpoint_every)
     if not done1.exists():
-        trainer1.fit(s1, loader, ckpt_path=str(last1) if last1.exists() else None)
+        trainer1.fit(s1, loader(last1), ckpt_path=str(last1) if last1.exists() else None)
         trainer1.save_checkpoint(last1)
         final1 = {k: float(v) for k, v in trainer1.callback_metrics.items()}
         done1.write_text(json.dumps({"steps": trainer1.global_step, "final": final1}))
     else:
         state = torch.load(last1, map_location="cpu", weights_only=True)
         s1.load_state_dict(state["state_dict"])
-    recalibrate_latent_norms(model, loader, cfg.recalibration_batches)
+    recalibrate_latent_norms(model, loader(), cfg.recalibration_batches)
     stage1_state = json.loads(done1.read_text())
     steps1, stage1_log = stage1_state["steps"], stage1_state.get("final", {})
 
@@ -175,7 +191,7 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
         s2 = Stage2Module(model, lr=cfg.lr)
         last2 = out / "train" / "stage2-last.ckpt"
         trainer2 = _trainer(out, "stage2", cfg.minutes - stage1_minutes, cfg.checkpoint_every)
-        trainer2.fit(s2, loader, ckpt_path=str(last2) if last2.exists() else None)
+        trainer2.fit(s2, loader(last2), ckpt_path=str(last2) if last2.exists() else None)
         trainer2.save_checkpoint(last2)
         steps2 = trainer2.global_step
         stage2_log = {k: float(v) for k, v in trainer2.callback_metrics.items()}

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from booster import Booster
 from booster.cli import app
 from booster.extract import concat_outputs
+from booster.pretrain import RandomCrops, steps_done
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +36,16 @@ def test_pretrain_writes_checkpoint_and_logs(micro_checkpoint):
     logged = next((micro_checkpoint / "logs" / "stage1").rglob("metrics.csv")).read_text()
     for key in ("stage1/top/usage", "stage1/top/perplexity", "stage1/top/variance", "stage1/loss"):
         assert key in logged
+
+
+def test_resumed_run_goes_on_with_new_crops(micro_checkpoint):
+    steps = json.loads((micro_checkpoint / "training.json").read_text())["stage1_steps"]
+    assert steps_done(micro_checkpoint / "train" / "stage1-last.ckpt") == steps
+    assert steps_done(micro_checkpoint / "train" / "missing.ckpt") == 0
+    clips = [np.sin(np.arange(50_000) * f).astype(np.float32) for f in (0.01, 0.02, 0.03)]
+    fresh, resumed = RandomCrops(clips, 1024, seed=3), RandomCrops(clips, 1024, seed=3, start=40)
+    torch.testing.assert_close(resumed[0], fresh[40])
+    assert not torch.equal(resumed[0], fresh[0])
 
 
 def test_pretrain_resumes_without_redoing_finished_stages(micro_checkpoint):
