@@ -79,6 +79,16 @@ def paired_reconstruction(ours: dict, theirs: dict) -> dict:
     return out
 
 
+def paired_sentences(paired: dict) -> list[str]:
+    """One sentence per metric of a :func:`paired_reconstruction` result."""
+    out = []
+    for metric, name in (("si_sdr_db", "SI-SDR dB"), ("mr_stft", "MR-STFT distance")):
+        d = paired[metric]
+        out.append(f"HQ-VAE - VQ baseline, {name}, paired over the {d['clips']} clips: {d['mean']:+.3f} "
+                   f"(95% CI +- {d['ci95_half']:.3f}); HQ-VAE better on {d['clips_better']} of {d['clips']}.")
+    return out
+
+
 @torch.inference_mode()
 def prior_metrics(model, tokens_all: list[dict], unigram: dict) -> dict:
     out = {}
@@ -164,7 +174,8 @@ def bench_model(checkpoint: Path = DEFAULT_CHECKPOINT, baseline: Path = BASELINE
         sparse_4t = sum(attn[(p, 4 * context)][metric] for p in ("local", "strided"))
         sparse_ratio[metric] = sparse_4t / max(sparse_t, 1e-12)
     return {"held_out_seconds": seconds, "held_out_files": len(clips), "hqvae": ours, "vq_baseline": theirs,
-            "paired": paired_reconstruction(ours, theirs), "prior": prior, "attention": {f"{p}@{t}": v for (p, t), v in attn.items()},
+            "paired": paired_reconstruction(ours, theirs), "prior": prior,
+            "attention": {f"{p}@{t}": v for (p, t), v in attn.items()},
             "attention_context": context, "sparse_cost_ratio_4t_over_t": sparse_ratio}
 
 
@@ -184,10 +195,8 @@ def print_model_report(r: dict, console) -> None:
     t.add_row("SI-SDR dB (higher better)", "all", f"{r['hqvae']['si_sdr_db']:.2f}",
               f"{r['vq_baseline']['si_sdr_db']:.2f}")
     console.print(t)
-    for metric, name in (("si_sdr_db", "SI-SDR dB"), ("mr_stft", "MR-STFT distance")):
-        d = r["paired"][metric]
-        console.print(f"HQ-VAE - VQ baseline, {name}: {d['mean']:+.3f} (95% CI +- {d['ci95_half']:.3f}, paired over "
-                      f"clips); HQ-VAE better on {d['clips_better']} of {d['clips']} clips")
+    for line in paired_sentences(r["paired"]):
+        console.print(line)
     if r["prior"]:
         p = Table(title="stage 2: held-out next-token NLL vs the tokens' unigram entropy (nats)")
         for c in ("level", "NLL", "unigram entropy", "reduction %"):

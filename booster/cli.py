@@ -90,8 +90,8 @@ def pretrain_cmd(
         fail(f"{audio_dir}: not found")
     if quantizer not in ("", "sq", "vq"):
         fail(f"--quantizer must be sq or vq (got {quantizer!r})")
-    cfg = PretrainConfig(config=config, minutes=minutes, stage1_minutes=stage1_minutes or None, batch_size=batch_size, seed=seed,
-                         threads=threads or None, quantizer=quantizer or None,
+    cfg = PretrainConfig(config=config, minutes=minutes, stage1_minutes=stage1_minutes or None,
+                         batch_size=batch_size, seed=seed, threads=threads or None, quantizer=quantizer or None,
                          warmup_steps=warmup_steps, glob=glob or None)
     try:
         summary = pretrain(audio_dir, out, cfg)

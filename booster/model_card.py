@@ -42,14 +42,9 @@ def variance_lines(ckpt: Path, levels: list[str]) -> list[str]:
 
 def paired_lines(report: dict) -> list[str]:
     """HQ-VAE minus baseline per held-out clip, with its 95% interval (reports from before it: nothing)."""
-    if "paired" not in report:
-        return []
-    lines = []
-    for metric, name in (("si_sdr_db", "SI-SDR dB"), ("mr_stft", "MR-STFT distance")):
-        d = report["paired"][metric]
-        lines.append(f"- HQ-VAE - baseline, {name}, paired over the {d['clips']} clips: {d['mean']:+.3f} "
-                     f"(95% CI +- {d['ci95_half']:.3f}); HQ-VAE better on {d['clips_better']} of {d['clips']}.")
-    return [*lines, ""]
+    from booster.bench import paired_sentences
+
+    return [*(f"- {line}" for line in paired_sentences(report["paired"])), ""] if "paired" in report else []
 
 
 def render_card(ckpt: Path, training: dict, report: dict, command: str, data_note: str) -> str:

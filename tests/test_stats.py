@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from booster.bench import paired_reconstruction
+from booster.bench import paired_reconstruction, paired_sentences
 from booster.stats import paired_ci95
 
 
@@ -26,3 +26,5 @@ def test_paired_reconstruction_counts_clips_where_ours_is_better():
     # lower distance is better: ours wins on clips 0 and 2
     assert r["mr_stft"]["mean"] == pytest.approx((-0.1 + 0.1 - 0.5) / 3) and r["mr_stft"]["clips_better"] == 2
     assert r["mr_stft"]["clips"] == 3
+    sdr_line = paired_sentences(r)[0]
+    assert "SI-SDR dB" in sdr_line and "+0.500" in sdr_line and "better on 2 of 3" in sdr_line
