@@ -166,10 +166,8 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     out.mkdir(parents=True, exist_ok=True)
     (out / "train").mkdir(exist_ok=True)
 
-    if not fcfg.with_priors:
-        stage1_minutes = cfg.minutes
-    else:
-        stage1_minutes = cfg.stage1_minutes if cfg.stage1_minutes is not None else cfg.minutes * cfg.stage1_share
+    # without priors (the VQ baseline) stage 1 is the whole run; --stage1-minutes was checked to be > 0
+    stage1_minutes = cfg.stage1_minutes or cfg.minutes * cfg.stage1_share if fcfg.with_priors else cfg.minutes
     done1 = out / "train" / "stage1.done"
     s1 = Stage1Module(model, lr=cfg.lr, warmup_steps=cfg.warmup_steps)
     last1 = out / "train" / "stage1-last.ckpt"

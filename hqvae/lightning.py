@@ -10,6 +10,11 @@ import torch
 from hqvae.foundation import FoundationModel
 
 
+def gumbel_temperature(step: int, warmup_steps: int = 100, decay: float = 3e-4, minimum: float = 0.5) -> float:
+    """Stage-1 Gumbel-softmax temperature at ``step``: 1 until the warm-up ends, then exponential decay to ``minimum``."""
+    return max(minimum, math.exp(-decay * max(0, step - warmup_steps)))
+
+
 class Stage1Module(L.LightningModule):
     """Trains the codec on waveform crops ``(batch, samples)``.
 
@@ -25,8 +30,7 @@ class Stage1Module(L.LightningModule):
         self.temperature_decay, self.min_temperature = temperature_decay, min_temperature
 
     def temperature(self) -> float:
-        steps = max(0, self.global_step - self.warmup_steps)
-        return max(self.min_temperature, math.exp(-self.temperature_decay * steps))
+        return gumbel_temperature(self.global_step, self.warmup_steps, self.temperature_decay, self.min_temperature)
 
     def training_step(self, batch, batch_idx):
         quantize = self.global_step >= self.warmup_steps

@@ -130,7 +130,8 @@ class StochasticQuantizer(nn.Module):
         k = min(self.top_k or self.codebook_size, self.codebook_size)
         candidates = rank_score.topk(k, dim=-1, largest=False).indices  # (frames, k), nearest first
         indices = candidates[:, 0].reshape(batch, time)
-        dist = flat.pow(2).sum(-1, keepdim=True) - 2 * cross.gather(1, candidates) + code_norms[candidates]
+        latent_norms = flat.pow(2).sum(-1, keepdim=True)  # (frames, 1)
+        dist = latent_norms - 2 * cross.gather(1, candidates) + code_norms[candidates]
         logits = -0.5 * dist / self.variance  # exact and differentiable, (frames, k)
         soft = F.gumbel_softmax(logits, tau=temperature, hard=self.hard, dim=-1)
         weights = torch.zeros_like(cross).scatter(1, candidates, soft)  # (frames, K)
@@ -143,7 +144,7 @@ class StochasticQuantizer(nn.Module):
         kl_discrete = (kl_logits.softmax(-1) * kl_logits.log_softmax(-1)).sum() / batch
         kl_continuous = 0.5 * (z - quantized).pow(2).sum() / self.variance / batch
         with torch.no_grad():  # posterior mass outside the top k
-            all_logits = -0.5 * (rank_score + flat.pow(2).sum(-1, keepdim=True)) / self.variance
+            all_logits = -0.5 * (rank_score + latent_norms) / self.variance
             tail_mass = (1 - (kl_logits.logsumexp(-1) - all_logits.logsumexp(-1)).exp()).mean()
         return quantized, indices, kl_discrete + kl_continuous, tail_mass
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from booster.audio import load_audio
 from booster.bench import codec_metrics, render_held_out
 from booster.pretrain import RandomCrops, load_clips, recalibrate_latent_norms
 from hqvae.foundation import CONFIGS, FoundationModel
+from hqvae.lightning import gumbel_temperature
 
 
 def main(run: str, kl_weight: float, minutes: float, out: str) -> None:
@@ -57,8 +57,7 @@ def main(run: str, kl_weight: float, minutes: float, out: str) -> None:
     rows, t0, step, next_eval = [evaluate(step0, 0.0)], time.time(), step0, 300.0
     while time.time() - t0 < minutes * 60:
         x = next(crops)
-        temperature = max(0.5, math.exp(-3e-4 * (step - 100)))
-        loss = codec(x, temperature).loss
+        loss = codec(x, gumbel_temperature(step)).loss
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(codec.parameters(), 1.0)

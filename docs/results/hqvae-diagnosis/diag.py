@@ -8,7 +8,6 @@ under ``build/gpu/``. VARIANT: ``sq`` | ``vq`` | ``sq_stems`` | ``vq_stems``. ``
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import time
@@ -16,6 +15,7 @@ import time
 import numpy as np
 import torch
 
+from hqvae.lightning import gumbel_temperature
 from hqvae.losses import multi_resolution_stft, si_sdr
 from hqvae.model import HQVAE, HQVAEConfig
 
@@ -44,8 +44,7 @@ def main(variant: str, minutes: float, out: str) -> None:
         while time.time() - t0 < minutes * 60:
             starts = torch.randint(0, len(train) - crop, (batch,), device=dev, generator=gen).tolist()
             x = torch.stack([train[i:i + crop] for i in starts])
-            temperature = max(min_temperature, math.exp(-3e-4 * max(0, step - 100)))
-            o = model(x, temperature, quantize=step >= 100)
+            o = model(x, gumbel_temperature(step, minimum=min_temperature), quantize=step >= 100)
             opt.zero_grad()
             o.loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
