@@ -65,7 +65,9 @@ class StochasticQuantizer(nn.Module):
         flat = z.reshape(-1, self.dim)
         pick = torch.randint(0, flat.shape[0], (n_dead,), device=z.device)
         self.codebook.data[dead] = flat[pick]
-        self.usage_ema[dead] = 1.0
+        # a restarted code starts at the threshold (at least one hit per step): it survives the next
+        # step only if the batch uses it, as vector-quantize-pytorch resets its expired codes
+        self.usage_ema[dead] = max(1.0, self.restart_threshold)
 
     @property
     def variance(self) -> torch.Tensor:

@@ -182,6 +182,33 @@ def test_stochastic_quantizer_training_samples_codes_from_the_truncated_posterio
     assert stats["tail_mass"].item() > 0.5
 
 
+def test_dead_codes_restart_at_the_configured_threshold():
+    from hqvae.model import HQVAE, HQVAEConfig
+
+    torch.manual_seed(0)
+    codec = HQVAE(HQVAEConfig(levels=("top",), strides=((2, 2),), channels=(8,), latent_dim=8, codebook_size=16,
+                              restart_threshold=2.0))
+    q = codec.quantizers[0]
+    assert q.restart_threshold == 2.0
+    q.initialised.fill_(True)
+    q.usage_ema.fill_(2.0)
+    q.train()
+    # 40 frames/step all on code 0: every other code has < 2 hits per step and is moved onto a latent
+    z = q.codebook.detach()[0].expand(1, 40, 8) + 0.01 * torch.randn(1, 40, 8)
+    before = q.codebook.detach().clone()
+    q(z)
+    moved = ~torch.isclose(q.codebook.detach(), before).all(-1)
+    assert moved[1:].all() and not moved[0]
+    gaps = (q.codebook.detach()[1:, None] - z[0][None]).abs().amax(-1)  # (codes, frames)
+    assert gaps.min(-1).values.max() < 1e-6  # each now sits exactly on a latent of the batch
+    # a restarted code starts at the threshold: used >= 2 times in the next step it stays where it is
+    assert (q.usage_ema[1:] == 2.0).all()
+    q.restart_threshold = 0.1  # and below the old threshold nothing moves
+    after = q.codebook.detach().clone()
+    q(z)
+    torch.testing.assert_close(q.codebook.detach(), after)
+
+
 def _reference_truncated_sample(q, z, temperature):
     """The sampler written plainly: gather the k nearest code vectors, distances over them."""
     dist_all = q.squared_distances(z.detach())
