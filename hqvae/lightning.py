@@ -46,12 +46,33 @@ class Stage1Module(L.LightningModule):
 
 
 class Stage2Module(L.LightningModule):
-    """Trains every level's prior by next-token NLL on tokens of the frozen codec."""
+    """Trains every level's prior by next-token NLL on tokens of the frozen codec.
+
+    Its checkpoints hold the priors only: the codec is stage 1's, so resuming stage 2 after stage 1
+    was trained on never puts back the codec the priors started on (it did: a continued stage 1 was
+    silently undone by the stage-2 resume).
+    """
 
     def __init__(self, model: FoundationModel, lr: float = 1e-3):
         super().__init__()
         self.model, self.lr = model, lr
         self.model.codec.requires_grad_(False)
+        self.strict_loading = False  # the codec's weights are not in the checkpoint
+
+    @staticmethod
+    def _drop_codec(checkpoint: dict) -> None:
+        state = checkpoint["state_dict"]
+        for key in [k for k in state if k.startswith("model.codec.")]:
+            del state[key]
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        self._drop_codec(checkpoint)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._drop_codec(checkpoint)  # checkpoints written before the codec was left out
+        missing = [k for k in self.state_dict() if not k.startswith("model.codec.") and k not in checkpoint["state_dict"]]
+        if missing:
+            raise ValueError(f"stage-2 checkpoint lacks prior weights {missing[:3]}...; delete it to train stage 2 afresh")
 
     def training_step(self, batch, batch_idx):
         self.model.codec.eval()

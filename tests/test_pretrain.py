@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -57,6 +58,25 @@ def test_pretrain_resumes_without_redoing_finished_stages(micro_checkpoint):
     after = json.loads((micro_checkpoint / "training.json").read_text())
     assert after["stage1_steps"] == before["stage1_steps"]
     assert after["stage2_steps"] == before["stage2_steps"]
+
+
+def test_stage1_trained_on_after_stage2_is_kept(micro_checkpoint, rendered_corpus, tmp_path):
+    """Continuing stage 1 of a finished run, then resuming stage 2: the final codec is the continued one."""
+    from safetensors.torch import load_file
+
+    run = tmp_path / "run"
+    shutil.copytree(micro_checkpoint, run)
+    (run / "train" / "stage1.done").unlink()
+    before = load_file(run / "model.safetensors")["codec.quantizers.0.codebook"]
+    res = CliRunner().invoke(app, ["pretrain", str(rendered_corpus), "--out", str(run), "--config", "micro",
+                                   "--minutes", "0.45", "--stage1-minutes", "0.3", "--batch-size", "4", "--glob", "*/mix.flac"])
+    assert res.exit_code == 0, res.output
+    stage1 = torch.load(run / "train" / "stage1-last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    stage2 = torch.load(run / "train" / "stage2-last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    assert not any(k.startswith("model.codec.") for k in stage2)  # stage 2 saves the priors only
+    final = load_file(run / "model.safetensors")["codec.quantizers.0.codebook"]
+    assert not torch.equal(final, before)
+    torch.testing.assert_close(final, stage1["model.codec.quantizers.0.codebook"], rtol=0, atol=0)
 
 
 def test_pretrain_rejects_bad_input(tmp_path):
