@@ -6,6 +6,11 @@ Layout of ``--out``:
   ``logs/``                                               CSV logs (losses, usage, perplexity, variance)
   ``config.json`` + ``model.safetensors``                 the final checkpoint
   ``training.json``                                       steps, wall time, final logged values
+
+Rerunning with the same ``--out`` resumes: each stage's wall-clock budget counts the minutes already
+spent. To train a finished run on, delete ``train/stage1.done`` and rerun with a larger
+``--stage1-minutes`` (and ``--minutes``): stage 1 goes on from its checkpoint, then stage 2 goes on
+training its priors (its checkpoint holds no codec) on the new codec's tokens.
 """
 
 from __future__ import annotations
