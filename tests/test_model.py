@@ -240,3 +240,17 @@ def test_fast_truncated_sampler_matches_the_plain_formulation(hard):
         z.grad, q.codebook.grad, q.log_var.grad = None, None, None
     for fast, plain in zip(*grads, strict=True):
         torch.testing.assert_close(fast, plain, rtol=1e-4, atol=1e-5)
+
+
+def test_stage2_checkpoints_hold_the_priors_only():
+    from hqvae.lightning import Stage2Module
+
+    module = Stage2Module(FoundationModel(CONFIGS["micro"]()))
+    full = {"state_dict": {k: v.clone() for k, v in module.state_dict().items()}}
+    module.on_save_checkpoint(full)
+    assert full["state_dict"] and not any(k.startswith("model.codec.") for k in full["state_dict"])
+    old = {"state_dict": {k: v.clone() for k, v in module.state_dict().items()}}  # written with the codec
+    module.on_load_checkpoint(old)
+    assert old["state_dict"].keys() == full["state_dict"].keys()
+    with pytest.raises(ValueError, match="lacks prior weights"):
+        module.on_load_checkpoint({"state_dict": {}})
