@@ -45,6 +45,9 @@ class Stage1Module(L.LightningModule):
         return torch.optim.Adam(self.model.codec.parameters(), lr=self.lr)
 
 
+_CODEC_KEYS = "model.codec."  # prefix of the codec's entries in a module's state dict
+
+
 class Stage2Module(L.LightningModule):
     """Trains every level's prior by next-token NLL on tokens of the frozen codec.
 
@@ -62,7 +65,7 @@ class Stage2Module(L.LightningModule):
     @staticmethod
     def _drop_codec(checkpoint: dict) -> None:
         state = checkpoint["state_dict"]
-        for key in [k for k in state if k.startswith("model.codec.")]:
+        for key in [k for k in state if k.startswith(_CODEC_KEYS)]:
             del state[key]
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
@@ -70,7 +73,7 @@ class Stage2Module(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self._drop_codec(checkpoint)  # checkpoints written before the codec was left out
-        missing = [k for k in self.state_dict() if not k.startswith("model.codec.") and k not in checkpoint["state_dict"]]
+        missing = [k for k in self.state_dict() if not k.startswith(_CODEC_KEYS) and k not in checkpoint["state_dict"]]
         if missing:
             raise ValueError(f"stage-2 checkpoint lacks prior weights {missing[:3]}...; delete it to train stage 2 afresh")
 

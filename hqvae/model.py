@@ -192,24 +192,27 @@ class HQVAE(nn.Module):
         return HQVAEOutput(x_hat, indices, loss, logs)
 
     @torch.no_grad()
-    def encode(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Tokens per level (coarse to fine), each ``(batch, frames_level)``; deterministic (argmax).
-
-        Runs only what tokens depend on: no waveform decoder stage, no loss.
-        """
+    def encode_latents(self, x: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Per level (coarse to fine): the latent ``(batch, frames_level, latent_dim)`` and its token
+        ``(batch, frames_level)``; deterministic (argmax). Runs only what tokens depend on: no
+        waveform decoder stage, no loss."""
         was = self.training
         self.eval()
         feats = self.encode_bottom_up(self.pad(x))
         n = len(self.levels)
-        indices, top_down = {}, None
+        out, top_down = {}, None
         for i in reversed(range(n)):
             z = self._latent(i, feats[i], top_down)
             idx = self.quantizers[i].nearest(z)
-            indices[self.levels[n - 1 - i]] = idx
+            out[self.levels[n - 1 - i]] = (z, idx)
             if i > 0:
                 top_down = self._step_down(i, self.quantizers[i].embed(idx), top_down)
         self.train(was)
-        return indices
+        return out
+
+    def encode(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Tokens per level (coarse to fine), each ``(batch, frames_level)``; deterministic (argmax)."""
+        return {level: idx for level, (_, idx) in self.encode_latents(x).items()}
 
     def decode(self, indices: dict[str, torch.Tensor]) -> torch.Tensor:
         """Waveform ``(batch, samples)`` from tokens of every level."""

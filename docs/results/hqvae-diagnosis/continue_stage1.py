@@ -42,24 +42,15 @@ def latent_fit(codec, clips: list[torch.Tensor]) -> dict[str, dict[str, float]]:
     """Per level (coarse to fine), means over held-out frames of: the squared distance from the latent
     to its nearest code (``quant_error``; a latent has squared norm 32) and, for stochastic levels,
     the posterior's largest probability (``max_prob``)."""
-    codec.eval()
-    n, sums = len(codec.levels), {}
+    sums = {}
     for clip in clips:
-        feats = codec.encode_bottom_up(codec.pad(clip[None]))
-        top_down = None
-        for i in reversed(range(n)):
-            level, q = codec.levels[n - 1 - i], codec.quantizers[i]
-            z = codec._latent(i, feats[i], top_down)
-            idx = q.nearest(z)
-            code = q.embed(idx)
+        for level, (z, idx) in codec.encode_latents(clip[None]).items():
+            q = codec.quantizers[codec._stage(level)]
             acc = sums.setdefault(level, {"frames": 0, "quant_error": 0.0, "max_prob": 0.0})
             acc["frames"] += idx.numel()
-            acc["quant_error"] += float((z - code).pow(2).sum())
+            acc["quant_error"] += float((z - q.embed(idx)).pow(2).sum())
             if isinstance(q, StochasticQuantizer):
                 acc["max_prob"] += float(q.logits(z).softmax(-1).amax(-1).sum())
-            if i > 0:
-                top_down = codec._step_down(i, code, top_down)
-    codec.train()
     return {lv: {k: v / acc["frames"] for k, v in acc.items() if k != "frames"} for lv, acc in sums.items()}
 
 
@@ -119,8 +110,8 @@ def main() -> None:
                "step": step, "mr_stft": m["mr_stft"],
                "perplexity": {lv: m["levels"][lv]["perplexity"] for lv in codec.levels}, "si_sdr_db": m["si_sdr_db"],
                "per_clip_si_sdr_db": m["per_clip"]["si_sdr_db"],
-               "variance": {lv: float(q.variance.detach()) for lv, q in zip(codec.levels, reversed(codec.quantizers), strict=True)
-                            if isinstance(q, StochasticQuantizer)},
+               "variance": {lv: float(codec.quantizers[codec._stage(lv)].variance.detach()) for lv in codec.levels
+                            if isinstance(codec.quantizers[codec._stage(lv)], StochasticQuantizer)},
                "latent_fit": latent_fit(probe.codec, held_clips)}
         print(json.dumps({k: v for k, v in row.items() if k != "per_clip_si_sdr_db"}), flush=True)
         return row
