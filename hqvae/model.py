@@ -56,6 +56,9 @@ class HQVAEConfig:
     # held-out perplexity stayed at 125-166 of 256 against the baseline's 186-233
     # (docs/results/hqvae-diagnosis, round 4).
     restart_threshold: float = 2.0
+    # stochastic quantizer: 0 moves the codes by gradient (SQ-VAE); D > 0 by soft EM, an EMA with
+    # decay D of the posterior-weighted latent means
+    codebook_decay: float = 0.0
 
     @property
     def hops(self) -> dict[str, int]:
@@ -106,7 +109,7 @@ class HQVAE(nn.Module):
         self.latent_norms = nn.ModuleList(nn.BatchNorm1d(cfg.latent_dim, affine=False) for _ in range(n))
         self.from_latent = nn.ModuleList(nn.Conv1d(cfg.latent_dim, cfg.channels[i], 3, padding=1) for i in range(n))
         sq_args = {"init_log_var": cfg.init_log_var, "top_k": cfg.top_k, "hard": cfg.hard_sample,
-                   "restart_threshold": cfg.restart_threshold} if cfg.quantizer == "sq" else {}
+                   "restart_threshold": cfg.restart_threshold, "codebook_decay": cfg.codebook_decay} if cfg.quantizer == "sq" else {}
         self.quantizers = nn.ModuleList(QUANTIZERS[cfg.quantizer](cfg.latent_dim, cfg.codebook_size, **sq_args)
                                         for _ in range(n))
         self.decoders = nn.ModuleList(

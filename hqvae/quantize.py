@@ -39,17 +39,29 @@ class StochasticQuantizer(nn.Module):
     """
 
     def __init__(self, dim: int, codebook_size: int, init_log_var: float = 0.0, restart_threshold: float = 0.1,
-                 top_k: int | None = 16, hard: bool = True):
+                 top_k: int | None = 16, hard: bool = True, codebook_decay: float = 0.0):
         super().__init__()
         self.dim = dim
         self.codebook_size = codebook_size
         self.restart_threshold = restart_threshold
         self.top_k = top_k
         self.hard = hard
-        self.codebook = nn.Parameter(torch.randn(codebook_size, dim))
+        self.codebook_decay = codebook_decay
+        self.codebook = nn.Parameter(torch.randn(codebook_size, dim), requires_grad=codebook_decay == 0)
         self.log_var = nn.Parameter(torch.tensor(float(init_log_var)))
         self.register_buffer("initialised", torch.tensor(False))
         self.register_buffer("usage_ema", torch.ones(codebook_size))
+        if codebook_decay:  # EMA of the posterior's soft counts and responsibility-weighted latent sums
+            self.register_buffer("soft_counts", torch.zeros(codebook_size))
+            self.register_buffer("soft_sums", torch.zeros(codebook_size, dim))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # a checkpoint trained with gradient-moved codes has no EM statistics: they start afresh
+        # from the codes on the first training step
+        if self.codebook_decay:
+            for name in ("soft_counts", "soft_sums"):
+                state_dict.setdefault(prefix + name, torch.zeros_like(getattr(self, name)))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @torch.no_grad()
     def restart_dead_codes(self, z: torch.Tensor, indices: torch.Tensor) -> None:
@@ -65,6 +77,9 @@ class StochasticQuantizer(nn.Module):
         flat = z.reshape(-1, self.dim)
         pick = torch.randint(0, flat.shape[0], (n_dead,), device=z.device)
         self.codebook.data[dead] = flat[pick]
+        if self.codebook_decay:  # the restarted code's EMA statistics start at the new position
+            self.soft_counts[dead] = 1.0
+            self.soft_sums[dead] = flat[pick]
         # a restarted code starts at the threshold (at least one hit per step): it survives the next
         # step only if the batch uses it, as vector-quantize-pytorch resets its expired codes
         self.usage_ema[dead] = max(1.0, self.restart_threshold)
@@ -137,6 +152,8 @@ class StochasticQuantizer(nn.Module):
         logits = -0.5 * dist / self.variance  # exact and differentiable, (frames, k)
         soft = F.gumbel_softmax(logits, tau=temperature, hard=self.hard, dim=-1)
         weights = torch.zeros_like(cross).scatter(1, candidates, soft)  # (frames, K)
+        if self.codebook_decay:
+            self._em_update(flat.detach(), candidates, logits.detach().softmax(-1))
         quantized = (weights @ self.codebook).reshape(batch, time, dim)
         # The entropy part of the KL reaches only the variance: through the codes or the latents
         # it is maximised by merging everything into one spot (a uniform posterior), which on a
@@ -149,6 +166,21 @@ class StochasticQuantizer(nn.Module):
             all_logits = -0.5 * (rank_score + latent_norms) / self.variance
             tail_mass = (1 - (kl_logits.logsumexp(-1) - all_logits.logsumexp(-1)).exp()).mean()
         return quantized, indices, kl_discrete + kl_continuous, tail_mass
+
+    @torch.no_grad()
+    def _em_update(self, flat: torch.Tensor, candidates: torch.Tensor, posterior: torch.Tensor) -> None:
+        """Soft-EM codebook step: each code moves (EMA) toward the posterior-weighted mean of the latents,
+        ``b_k = sum_n q(k|z_n) z_n / sum_n q(k|z_n)``, the codebook that maximises the ELBO's Gaussian term
+        for the current posterior (the M-step of the mixture the stochastic quantizer is). ``flat``
+        (frames, dim); ``candidates`` and ``posterior`` (frames, k)."""
+        resp = torch.zeros(flat.shape[0], self.codebook_size, device=flat.device).scatter(1, candidates, posterior)
+        if not bool(self.soft_counts.any()):  # first step: start the statistics at the current codes
+            self.soft_counts.fill_(1.0)
+            self.soft_sums.copy_(self.codebook.data)
+        decay = self.codebook_decay
+        self.soft_counts.mul_(decay).add_(resp.sum(0), alpha=1 - decay)
+        self.soft_sums.mul_(decay).add_(resp.t() @ flat, alpha=1 - decay)
+        self.codebook.data.copy_(self.soft_sums / self.soft_counts.clamp(min=1e-5)[:, None])
 
     def nearest(self, z: torch.Tensor) -> torch.Tensor:
         """Inference indices (batch, time): the posterior's argmax, i.e. the nearest code."""
@@ -175,6 +207,21 @@ class VQBaseline(nn.Module):
         loss = loss.sum()  # mean commitment loss per latent element
         stats = codebook_stats(indices, self.codebook_size)
         return quantized, indices, loss, stats
+
+    @torch.no_grad()
+    def _em_update(self, flat: torch.Tensor, candidates: torch.Tensor, posterior: torch.Tensor) -> None:
+        """Soft-EM codebook step: each code moves (EMA) toward the posterior-weighted mean of the latents,
+        ``b_k = sum_n q(k|z_n) z_n / sum_n q(k|z_n)``, the codebook that maximises the ELBO's Gaussian term
+        for the current posterior (the M-step of the mixture the stochastic quantizer is). ``flat``
+        (frames, dim); ``candidates`` and ``posterior`` (frames, k)."""
+        resp = torch.zeros(flat.shape[0], self.codebook_size, device=flat.device).scatter(1, candidates, posterior)
+        if not bool(self.soft_counts.any()):  # first step: start the statistics at the current codes
+            self.soft_counts.fill_(1.0)
+            self.soft_sums.copy_(self.codebook.data)
+        decay = self.codebook_decay
+        self.soft_counts.mul_(decay).add_(resp.sum(0), alpha=1 - decay)
+        self.soft_sums.mul_(decay).add_(resp.t() @ flat, alpha=1 - decay)
+        self.codebook.data.copy_(self.soft_sums / self.soft_counts.clamp(min=1e-5)[:, None])
 
     def nearest(self, z: torch.Tensor) -> torch.Tensor:
         """Inference indices (batch, time) of the nearest codes (call in eval mode: no EMA update)."""

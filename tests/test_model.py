@@ -209,6 +209,32 @@ def test_dead_codes_restart_at_the_configured_threshold():
     torch.testing.assert_close(q.codebook.detach(), after)
 
 
+def test_soft_em_codebook_moves_codes_to_posterior_weighted_means():
+    torch.manual_seed(0)
+    q = StochasticQuantizer(4, 8, top_k=8, restart_threshold=0, codebook_decay=0.5).train()
+    assert not q.codebook.requires_grad  # soft EM, not the gradient, moves the codes
+    q.initialised.fill_(True)
+    z = torch.randn(1, 30, 4)
+    start = q.codebook.detach().clone()
+    posterior = q.logits(z)[0].softmax(-1)  # (frames, K): top_k = K, so the exact posterior
+    q(z)
+    means = posterior.t() @ z[0] / posterior.sum(0)[:, None]
+    # first step: statistics start at the codes with count 1, then one EMA step of decay 0.5
+    counts = 0.5 + 0.5 * posterior.sum(0)
+    expected = (0.5 * start + 0.5 * posterior.sum(0)[:, None] * means) / counts[:, None]
+    torch.testing.assert_close(q.codebook.detach(), expected)
+    # repeated on the same latents, the codes settle where the ELBO's Gaussian term is least
+    for _ in range(200):
+        q(z)
+    posterior = q.logits(z)[0].softmax(-1)
+    torch.testing.assert_close(q.codebook.detach(), posterior.t() @ z[0] / posterior.sum(0)[:, None],
+                               atol=1e-3, rtol=1e-3)
+    # a gradient-trained quantizer's weights load into it (its EM statistics start afresh)
+    fresh = StochasticQuantizer(4, 8, codebook_decay=0.5)
+    fresh.load_state_dict(StochasticQuantizer(4, 8).state_dict())
+    assert not fresh.soft_counts.any()
+
+
 def _reference_truncated_sample(q, z, temperature):
     """The sampler written plainly: gather the k nearest code vectors, distances over them."""
     dist_all = q.squared_distances(z.detach())

@@ -13,6 +13,11 @@ codes fit the latents there (``latent_fit``). ``--variance-to V`` caps every sto
 a bound that falls geometrically from its value at the start to ``V`` over ``--variance-minutes``.
 ``--restart-threshold`` sets the stochastic levels' dead-code restart threshold (hits per step, EMA).
 ``--straight-through`` adds VQ's straight-through gradient to the latents.
+``--codebook-decay D`` moves the stochastic codebooks by soft EM (EMA with decay ``D`` of the
+posterior-weighted latent means) instead of by gradient.
+``--decoder-only`` freezes the encoder and the codebooks and trains the rest (the top-down decoder
+stages and the latent-to-feature convolutions) on the deterministic (argmax) codes, with a fresh
+Adam at ``--lr``: does the decoder lose precision by learning on posterior *samples*?
 ``RUN_DIR`` may also be a VQ-baseline run (``--kl-weight`` and ``--variance-to`` do not apply).
 """
 
@@ -73,18 +78,28 @@ def main() -> None:
     ap.add_argument("--variance-minutes", type=float, default=10.0)
     ap.add_argument("--restart-threshold", type=float, default=None)
     ap.add_argument("--straight-through", action="store_true")
+    ap.add_argument("--decoder-only", action="store_true")
+    ap.add_argument("--codebook-decay", type=float, default=None)
+    ap.add_argument("--lr", type=float, default=5e-4)
     args = ap.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(1)
     cfg = FoundationConfig.from_dict(read_config(args.run)["model"])
     if args.kl_weight is not None:
         cfg.codec.kl_weight = args.kl_weight
+    if args.codebook_decay is not None:
+        cfg.codec.codebook_decay = args.codebook_decay
     model = FoundationModel(cfg)
     state = torch.load(Path(args.run) / "train" / "stage1-last.ckpt", map_location="cpu", weights_only=True)
     model.load_state_dict({k.removeprefix("model."): v for k, v in state["state_dict"].items()}, strict=False)
     codec = model.codec.train()
-    opt = torch.optim.Adam(codec.parameters(), 1e-3)
-    opt.load_state_dict(state["optimizer_states"][0])
+    if args.decoder_only:
+        for part in (codec.encoders, codec.to_latent, codec.quantizers):
+            part.requires_grad_(False)
+        opt = torch.optim.Adam([p for p in codec.parameters() if p.requires_grad], args.lr)
+    else:
+        opt = torch.optim.Adam(codec.parameters(), 1e-3)
+        opt.load_state_dict(state["optimizer_states"][0])
     step0 = int(state["global_step"])
     clips, _ = load_clips(sorted(Path("build/pretrain/corpus").glob("*/*/mix.flac")), 22050)
     crops = iter(DataLoader(RandomCrops(clips, 16512, seed=0, start=step0 * 8), batch_size=8))
@@ -106,7 +121,9 @@ def main() -> None:
         recalibrate_latent_norms(probe, DataLoader(RandomCrops(clips, 16512, seed=0), batch_size=8), 60)
         m = codec_metrics(probe, held_clips)
         row = {"kl_weight": cfg.codec.kl_weight, "variance_to": args.variance_to, "restart_threshold": args.restart_threshold,
-               "straight_through": args.straight_through, "minutes": round(elapsed / 60, 1),
+               "straight_through": args.straight_through,
+               "decoder_only": args.decoder_only,
+               "codebook_decay": args.codebook_decay, "minutes": round(elapsed / 60, 1),
                "step": step, "mr_stft": m["mr_stft"],
                "perplexity": {lv: m["levels"][lv]["perplexity"] for lv in codec.levels}, "si_sdr_db": m["si_sdr_db"],
                "per_clip_si_sdr_db": m["per_clip"]["si_sdr_db"],
@@ -118,6 +135,8 @@ def main() -> None:
 
     rows, t0, step, next_eval = [evaluate(step0, 0.0)], time.time(), step0, 300.0
     while (elapsed := time.time() - t0) < args.minutes * 60:
+        if args.decoder_only:
+            codec.quantizers.eval()  # argmax codes, no restarts
         loss = codec(next(crops), gumbel_temperature(step)).loss
         opt.zero_grad()
         loss.backward()
