@@ -82,6 +82,11 @@ def pretrain_cmd(
     warmup_steps: int = typer.Option(100, "--warmup-steps", help="Unquantized steps before codebook init."),
     glob: str = typer.Option("", "--glob", help="Only files matching this pattern under AUDIO_DIR, "
                              "e.g. '*/*/mix.flac' for the mixes of rendered corpora (default: all audio)."),
+    init: Path = typer.Option(None, "--init", help="Start from this checkpoint folder's weights and config "
+                              "(e.g. booster/weights/default) instead of a fresh model; optimizers start afresh."),
+    lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate (the peak, with --lr-schedule cosine)."),
+    lr_schedule: str = typer.Option("constant", "--lr-schedule",
+                                    help="constant | cosine (to 0 over each stage's minutes)."),
 ) -> None:
     """Train stage 1 (HQ-VAE) then stage 2 (sparse transformers) within --minutes; resumable."""
     from booster.pretrain import PretrainConfig, pretrain
@@ -92,7 +97,8 @@ def pretrain_cmd(
         fail(f"--quantizer must be sq or vq (got {quantizer!r})")
     cfg = PretrainConfig(config=config, minutes=minutes, stage1_minutes=stage1_minutes or None,
                          batch_size=batch_size, seed=seed, threads=threads or None, quantizer=quantizer or None,
-                         warmup_steps=warmup_steps, glob=glob or None)
+                         warmup_steps=warmup_steps, glob=glob or None, init=str(init) if init else None, lr=lr,
+                         lr_schedule=lr_schedule)
     try:
         summary = pretrain(audio_dir, out, cfg)
     except ValueError as err:

@@ -40,6 +40,16 @@ def variance_lines(ckpt: Path, levels: list[str]) -> list[str]:
     return ["- Learnable variance during stage 1 (first logged, quartiles, last): " + "; ".join(parts) + "."]
 
 
+def init_lines(training: dict) -> list[str]:
+    """What a run started with ``--init`` started from (fresh runs: nothing)."""
+    if not training.get("init"):
+        return []
+    return [f"- Started from the checkpoint `{training['init_fingerprint'][:12]}...` (`{training['init']}`, "
+            f"{training['init_stage1_steps']} stage-1 and {training['init_stage2_steps']} stage-2 steps); the budget "
+            "above is this run's, the step counts are in all. Adam at "
+            f"{training['lr']:g}, {training['lr_schedule']} schedule, optimizers started afresh."]
+
+
 def paired_lines(report: dict) -> list[str]:
     """HQ-VAE minus baseline per held-out clip, with its 95% interval (reports from before it: nothing)."""
     from booster.bench import paired_sentences
@@ -74,6 +84,7 @@ def render_card(ckpt: Path, training: dict, report: dict, command: str, data_not
         f"(1 thread each): stage 1 {training.get('stage1_minutes', '?')} min, {training['stage1_steps']} steps; "
         f"stage 2 {training['stage2_steps']} steps; "
         f"batch {training['batch_size']} x {training['crop_seconds']:.2f} s crops.",
+        *init_lines(training),
         f"- Final logged training values: stage-1 loss {s1.get('stage1/loss', float('nan')):.3f}, MSE "
         f"{s1.get('stage1/mse', float('nan')):.4f}, MR-STFT {s1.get('stage1/stft', float('nan')):.3f}; variance "
         + ", ".join(f"{lv} {s1.get(f'stage1/{lv}/variance', float('nan')):.3f}" for lv in codec["levels"])

@@ -11,6 +11,11 @@ Rerunning with the same ``--out`` resumes: each stage's wall-clock budget counts
 spent. To train a finished run on, delete ``train/stage1.done`` and rerun with a larger
 ``--stage1-minutes`` (and ``--minutes``): stage 1 goes on from its checkpoint, then stage 2 goes on
 training its priors (its checkpoint holds no codec) on the new codec's tokens.
+
+``--init CKPT_DIR`` starts a new run from a finished checkpoint's weights (the bundled model, or a run
+whose Lightning state is gone): its config is used, its stage-1 step count carries the Gumbel
+temperature and the crop sequence on, and the optimizers start afresh. ``--lr-schedule cosine``
+anneals each stage's learning rate to 0 over its wall-clock minutes.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from booster.audio import AudioError, find_audio, load_audio
-from booster.checkpoint import save_checkpoint
+from booster.checkpoint import fingerprint, load_checkpoint, read_config, save_checkpoint
 from hqvae.foundation import CONFIGS, FoundationModel
 
 
@@ -48,6 +53,9 @@ class PretrainConfig:
     quantizer: str | None = None  # override: "vq" trains the baseline codec (stage 1 only)
     recalibration_batches: int = 60
     glob: str | None = None  # train only on files matching this pattern under the folder, e.g. "*/*/mix.flac"
+    init: str | None = None  # start from this checkpoint folder's weights and config
+    lr_schedule: str = "constant"  # or "cosine": to 0 over each stage's minutes (WallClockCosineLR)
+    lr_warmup_steps: int | None = None  # linear LR warm-up of the cosine; default 200 with --init, else 0
 
 
 class RandomCrops(Dataset):
@@ -117,16 +125,39 @@ def recalibrate_latent_norms(model: FoundationModel, loader: DataLoader, batches
     codec.train(was)
 
 
-def _trainer(out: Path, stage: str, max_minutes: float, every: int):
+def initial_model(cfg: PretrainConfig) -> tuple[FoundationModel, dict]:
+    """The model a run starts from: fresh from ``cfg.config``, or the ``cfg.init`` checkpoint's.
+    Returns it and what the run records about its start (``{}`` for a fresh model)."""
+    if not cfg.init:
+        fcfg = CONFIGS[cfg.config]()
+        if cfg.quantizer:
+            fcfg.codec.quantizer = cfg.quantizer
+            fcfg.with_priors = False
+        return FoundationModel(fcfg), {}
+    model = load_checkpoint(cfg.init)  # validates the folder, config and every tensor's shape
+    if cfg.quantizer and cfg.quantizer != model.config.codec.quantizer:
+        raise ValueError(f"--init {cfg.init} holds a {model.config.codec.quantizer!r} codec, not --quantizer "
+                         f"{cfg.quantizer!r}; drop --quantizer or start from a matching checkpoint")
+    training = read_config(cfg.init).get("extra", {}).get("training", {})
+    return model.train(), {"init": str(cfg.init), "init_fingerprint": fingerprint(cfg.init),
+                           "init_stage1_steps": int(training.get("stage1_steps", 0)),
+                           "init_stage2_steps": int(training.get("stage2_steps", 0))}
+
+
+def _trainer(out: Path, stage: str, max_minutes: float, every: int, lr_schedule: str = "constant",
+             lr_warmup_steps: int = 0):
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
 
+    from hqvae.lightning import WallClockCosineLR
+
     # one rolling checkpoint per stage, rewritten every `every` steps: what a resumed run starts from
     last = ModelCheckpoint(dirpath=out / "train", filename=f"{stage}-last", every_n_train_steps=every,
                            save_top_k=1, monitor="step", mode="max", enable_version_counter=False)
+    callbacks = [last] + ([WallClockCosineLR(lr_warmup_steps)] if lr_schedule == "cosine" else [])
     return L.Trainer(max_time=timedelta(minutes=max_minutes), accelerator="cpu", devices=1,
-                     logger=CSVLogger(out / "logs", name=stage), callbacks=[last],
+                     logger=CSVLogger(out / "logs", name=stage), callbacks=callbacks,
                      enable_checkpointing=True, log_every_n_steps=10, gradient_clip_val=1.0,
                      enable_model_summary=False, num_sanity_val_steps=0, max_epochs=-1)
 
@@ -138,6 +169,8 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     audio_dir, out = Path(audio_dir), Path(out)
     if cfg.config not in CONFIGS:
         raise ValueError(f"--config must be one of {', '.join(CONFIGS)} (got {cfg.config!r})")
+    if cfg.lr_schedule not in ("constant", "cosine"):
+        raise ValueError(f"--lr-schedule must be constant or cosine (got {cfg.lr_schedule!r})")
     if cfg.minutes <= 0:
         raise ValueError(f"--minutes must be > 0 (got {cfg.minutes})")
     if cfg.stage1_minutes is not None and not 0 < cfg.stage1_minutes < cfg.minutes:
@@ -153,11 +186,10 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     warnings.filterwarnings("ignore", ".*weights_only.*")
     warnings.filterwarnings("ignore", ".*dataloader is not resumable.*")  # RandomCrops(start=...) resumes it
 
-    fcfg = CONFIGS[cfg.config]()
-    if cfg.quantizer:
-        fcfg.codec.quantizer = cfg.quantizer
-        fcfg.with_priors = False
-    model = FoundationModel(fcfg)
+    model, start = initial_model(cfg)
+    fcfg = model.config
+    offset = start.get("init_stage1_steps", 0)  # stage-1 steps the codec trained before this run
+    lr_warmup = cfg.lr_warmup_steps if cfg.lr_warmup_steps is not None else (200 if cfg.init else 0)
     sr = fcfg.codec.sample_rate
     t0 = time.time()
     clips, failures = load_clips(files, sr)
@@ -165,8 +197,9 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     samples = int(cfg.crop_seconds * sr) // fcfg.codec.total_hop * fcfg.codec.total_hop
 
     def loader(resume_from: Path | None = None) -> DataLoader:
-        start = steps_done(resume_from) * cfg.batch_size if resume_from else 0
-        return DataLoader(RandomCrops(clips, samples, cfg.seed, start=start), batch_size=cfg.batch_size, shuffle=False)
+        # crops go on from those the codec has seen (an --init checkpoint's steps, then this run's)
+        seen = (offset + (steps_done(resume_from) if resume_from else 0)) * cfg.batch_size
+        return DataLoader(RandomCrops(clips, samples, cfg.seed, start=seen), batch_size=cfg.batch_size, shuffle=False)
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "train").mkdir(exist_ok=True)
@@ -174,9 +207,9 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     # without priors (the VQ baseline) stage 1 is the whole run; --stage1-minutes was checked to be > 0
     stage1_minutes = cfg.stage1_minutes or cfg.minutes * cfg.stage1_share if fcfg.with_priors else cfg.minutes
     done1 = out / "train" / "stage1.done"
-    s1 = Stage1Module(model, lr=cfg.lr, warmup_steps=cfg.warmup_steps)
+    s1 = Stage1Module(model, lr=cfg.lr, warmup_steps=cfg.warmup_steps, step_offset=offset)
     last1 = out / "train" / "stage1-last.ckpt"
-    trainer1 = _trainer(out, "stage1", stage1_minutes, cfg.checkpoint_every)
+    trainer1 = _trainer(out, "stage1", stage1_minutes, cfg.checkpoint_every, cfg.lr_schedule, lr_warmup)
     if not done1.exists():
         trainer1.fit(s1, loader(last1), ckpt_path=str(last1) if last1.exists() else None)
         trainer1.save_checkpoint(last1)
@@ -193,7 +226,8 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     if fcfg.with_priors:
         s2 = Stage2Module(model, lr=cfg.lr)
         last2 = out / "train" / "stage2-last.ckpt"
-        trainer2 = _trainer(out, "stage2", cfg.minutes - stage1_minutes, cfg.checkpoint_every)
+        trainer2 = _trainer(out, "stage2", cfg.minutes - stage1_minutes, cfg.checkpoint_every, cfg.lr_schedule,
+                            lr_warmup)
         trainer2.fit(s2, loader(last2), ckpt_path=str(last2) if last2.exists() else None)
         trainer2.save_checkpoint(last2)
         steps2 = trainer2.global_step
@@ -202,7 +236,10 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     summary = {
         "audio_dir": str(audio_dir), "glob": cfg.glob, "files": len(files), "clips_used": len(clips), "hours": round(hours, 3),
         "load_failures": failures, "config": cfg.config, "quantizer": fcfg.codec.quantizer,
-        "minutes_budget": cfg.minutes, "stage1_minutes": round(stage1_minutes, 2), "stage1_steps": steps1, "stage2_steps": steps2,
+        **start, "lr": cfg.lr, "lr_schedule": cfg.lr_schedule,
+        "minutes_budget": cfg.minutes, "stage1_minutes": round(stage1_minutes, 2),
+        # steps in all, those of the --init checkpoint included
+        "stage1_steps": offset + steps1, "stage2_steps": start.get("init_stage2_steps", 0) + steps2,
         "batch_size": cfg.batch_size, "crop_seconds": samples / sr,
         "wall_minutes_this_run": round((time.time() - t0) / 60, 2),
         "final_stage1": stage1_log, "final_stage2": stage2_log,

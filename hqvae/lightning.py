@@ -6,6 +6,7 @@ import math
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import Callback, Timer
 
 from hqvae.foundation import FoundationModel
 
@@ -15,25 +16,79 @@ def gumbel_temperature(step: int, warmup_steps: int = 100, decay: float = 3e-4, 
     return max(minimum, math.exp(-decay * max(0, step - warmup_steps)))
 
 
+def cosine_factor(elapsed: float, budget: float) -> float:
+    """Learning-rate factor of a cosine from 1 to 0 over ``budget`` seconds, at ``elapsed`` seconds."""
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, max(0.0, elapsed / budget))))
+
+
+class WallClockCosineLR(Callback):
+    """Anneals every optimizer's learning rate from its base value to 0 along a cosine over the
+    trainer's wall-clock budget (``max_time``), after a linear warm-up of ``warmup_steps`` steps.
+
+    The schedule runs on the trainer's own ``Timer``, whose elapsed time is saved in checkpoints,
+    so a resumed run picks up the schedule where it stopped. A step count cannot be known in
+    advance for a wall-clock budget; time is what the budget is in.
+    """
+
+    def __init__(self, warmup_steps: int = 0):
+        self.warmup_steps = warmup_steps
+        self.base_lrs: list[list[float]] = []
+
+    @staticmethod
+    def _timer(trainer) -> Timer:
+        timers = [c for c in trainer.callbacks if isinstance(c, Timer)]
+        if not timers or timers[0]._duration is None:
+            raise ValueError("WallClockCosineLR needs a trainer with max_time")
+        return timers[0]
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._timer(trainer)
+        self.base_lrs = [[g.get("initial_lr", g["lr"]) for g in opt.param_groups] for opt in trainer.optimizers]
+        for opt in trainer.optimizers:
+            for g in opt.param_groups:
+                g["initial_lr"] = g.get("initial_lr", g["lr"])
+
+    def factor(self, trainer) -> float:
+        timer = self._timer(trainer)
+        warm = min(1.0, (trainer.global_step + 1) / self.warmup_steps) if self.warmup_steps else 1.0
+        return warm * cosine_factor(timer.time_elapsed("train"), timer._duration)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        f = self.factor(trainer)
+        for opt, bases in zip(trainer.optimizers, self.base_lrs, strict=True):
+            for g, base in zip(opt.param_groups, bases, strict=True):
+                g["lr"] = base * f
+        pl_module.log("lr_factor", f)
+
+
 class Stage1Module(L.LightningModule):
     """Trains the codec on waveform crops ``(batch, samples)``.
 
     The first ``warmup_steps`` run unquantized so the encoder has real features to k-means
     initialise the codebooks from; the Gumbel temperature then decays from 1 to ``min_temperature``.
+
+    ``step_offset`` is the number of stage-1 steps the codec had already trained when this run
+    started from its weights (``booster pretrain --init``): the warm-up is not redone and the
+    temperature goes on from where that training left it.
     """
 
     def __init__(self, model: FoundationModel, lr: float = 1e-3, warmup_steps: int = 100,
-                 temperature_decay: float = 3e-4, min_temperature: float = 0.5):
+                 temperature_decay: float = 3e-4, min_temperature: float = 0.5, step_offset: int = 0):
         super().__init__()
         self.model = model
-        self.lr, self.warmup_steps = lr, warmup_steps
+        self.lr, self.warmup_steps, self.step_offset = lr, warmup_steps, step_offset
         self.temperature_decay, self.min_temperature = temperature_decay, min_temperature
 
+    @property
+    def codec_step(self) -> int:
+        """Stage-1 steps the codec has trained in all, earlier runs included."""
+        return self.step_offset + self.global_step
+
     def temperature(self) -> float:
-        return gumbel_temperature(self.global_step, self.warmup_steps, self.temperature_decay, self.min_temperature)
+        return gumbel_temperature(self.codec_step, self.warmup_steps, self.temperature_decay, self.min_temperature)
 
     def training_step(self, batch, batch_idx):
-        quantize = self.global_step >= self.warmup_steps
+        quantize = self.codec_step >= self.warmup_steps
         out = self.model.codec(batch, self.temperature(), quantize=quantize)
         self.log("stage1/loss", out.loss, prog_bar=True)
         self.log("stage1/temperature", self.temperature())

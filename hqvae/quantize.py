@@ -208,21 +208,6 @@ class VQBaseline(nn.Module):
         stats = codebook_stats(indices, self.codebook_size)
         return quantized, indices, loss, stats
 
-    @torch.no_grad()
-    def _em_update(self, flat: torch.Tensor, candidates: torch.Tensor, posterior: torch.Tensor) -> None:
-        """Soft-EM codebook step: each code moves (EMA) toward the posterior-weighted mean of the latents,
-        ``b_k = sum_n q(k|z_n) z_n / sum_n q(k|z_n)``, the codebook that maximises the ELBO's Gaussian term
-        for the current posterior (the M-step of the mixture the stochastic quantizer is). ``flat``
-        (frames, dim); ``candidates`` and ``posterior`` (frames, k)."""
-        resp = torch.zeros(flat.shape[0], self.codebook_size, device=flat.device).scatter(1, candidates, posterior)
-        if not bool(self.soft_counts.any()):  # first step: start the statistics at the current codes
-            self.soft_counts.fill_(1.0)
-            self.soft_sums.copy_(self.codebook.data)
-        decay = self.codebook_decay
-        self.soft_counts.mul_(decay).add_(resp.sum(0), alpha=1 - decay)
-        self.soft_sums.mul_(decay).add_(resp.t() @ flat, alpha=1 - decay)
-        self.codebook.data.copy_(self.soft_sums / self.soft_counts.clamp(min=1e-5)[:, None])
-
     def nearest(self, z: torch.Tensor) -> torch.Tensor:
         """Inference indices (batch, time) of the nearest codes (call in eval mode: no EMA update)."""
         return self.vq(z)[1]

@@ -193,3 +193,69 @@ def test_batched_extraction_matches_one_by_one(micro_checkpoint):
                 assert got.features[name][:-edge].shape[0] > 0
     with pytest.raises(ValueError, match="unknown features"):
         b.extract_batch(clips[:1], 22050, features=["nope"])
+
+
+def test_init_trains_on_from_a_finished_checkpoint(micro_checkpoint, rendered_corpus, tmp_path):
+    """--init: the checkpoint's weights and config, its step count carried on, the LR annealed to 0."""
+    from safetensors.torch import load_file
+
+    from booster.checkpoint import fingerprint
+    from hqvae.lightning import gumbel_temperature
+
+    before = json.loads((micro_checkpoint / "training.json").read_text())
+    run = tmp_path / "run"
+    res = CliRunner().invoke(app, ["pretrain", str(rendered_corpus), "--out", str(run), "--init", str(micro_checkpoint),
+                                   "--minutes", "0.2", "--stage1-minutes", "0.1", "--batch-size", "4",
+                                   "--warmup-steps", "3", "--glob", "*/mix.flac", "--lr", "5e-4",
+                                   "--lr-schedule", "cosine"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((run / "training.json").read_text())
+    assert summary["init_fingerprint"] == fingerprint(micro_checkpoint)
+    assert summary["init_stage1_steps"] == before["stage1_steps"]
+    assert summary["stage1_steps"] > before["stage1_steps"]  # steps in all, the checkpoint's included
+    assert summary["stage2_steps"] > before["stage2_steps"]
+    assert summary["lr_schedule"] == "cosine" and summary["lr"] == 5e-4
+    from booster.model_card import init_lines
+
+    (line,) = init_lines(summary)  # the model card says what the run started from
+    assert fingerprint(micro_checkpoint)[:12] in line and f"{before['stage1_steps']} stage-1" in line
+    assert init_lines(before) == []
+    # the codec trained on from the checkpoint's weights (no fresh init, no unquantized warm-up)
+    start, end = load_file(micro_checkpoint / "model.safetensors"), load_file(run / "model.safetensors")
+    assert not torch.equal(start["codec.quantizers.0.codebook"], end["codec.quantizers.0.codebook"])
+    rows = next((run / "logs" / "stage1").rglob("metrics.csv")).read_text().splitlines()
+    header = rows[0].split(",")
+    first = dict(zip(header, rows[1].split(","), strict=True))
+    step, temperature = int(first["step"]), float(first["stage1/temperature"])
+    assert temperature == pytest.approx(gumbel_temperature(before["stage1_steps"] + step, 3))
+    assert float(first["stage1/top/usage"]) > 0  # quantized from the first step
+    # the cosine ends near 0; the optimizer remembers its base LR for a resume
+    factors = [float(r.split(",")[header.index("lr_factor")]) for r in rows[1:] if r.split(",")[header.index("lr_factor")]]
+    assert all(0 <= f <= 1 for f in factors) and factors[-1] < 0.2
+    opt = torch.load(run / "train" / "stage1-last.ckpt", map_location="cpu", weights_only=True)["optimizer_states"][0]
+    assert opt["param_groups"][0]["initial_lr"] == 5e-4 and opt["param_groups"][0]["lr"] < 5e-4 * 0.2
+
+
+def test_init_refuses_a_mismatched_or_broken_checkpoint(micro_checkpoint, rendered_corpus, tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["pretrain", str(rendered_corpus), "--out", str(tmp_path / "o"),
+                              "--init", str(micro_checkpoint), "--quantizer", "vq"])
+    assert res.exit_code == 2 and "holds a 'sq' codec, not --quantizer 'vq'" in res.output
+    broken = tmp_path / "broken"
+    shutil.copytree(micro_checkpoint, broken, ignore=shutil.ignore_patterns("train", "logs"))
+    (broken / "model.safetensors").write_bytes(b"garbage")
+    res = runner.invoke(app, ["pretrain", str(rendered_corpus), "--out", str(tmp_path / "o"), "--init", str(broken)])
+    assert res.exit_code == 2 and "unreadable weights" in res.output
+    res = runner.invoke(app, ["pretrain", str(rendered_corpus), "--out", str(tmp_path / "o"),
+                              "--lr-schedule", "linear"])
+    assert res.exit_code == 2 and "--lr-schedule must be constant or cosine" in res.output
+    assert not (tmp_path / "o").exists()  # nothing written for a refused run
+
+
+def test_cosine_factor():
+    from hqvae.lightning import cosine_factor
+
+    assert cosine_factor(0, 60) == 1.0
+    assert cosine_factor(30, 60) == pytest.approx(0.5)
+    assert cosine_factor(60, 60) == pytest.approx(0.0) and cosine_factor(90, 60) == pytest.approx(0.0)
+    assert cosine_factor(15, 60) > cosine_factor(45, 60)
