@@ -87,6 +87,9 @@ def pretrain_cmd(
     lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate (the peak, with --lr-schedule cosine)."),
     lr_schedule: str = typer.Option("constant", "--lr-schedule",
                                     help="constant | cosine (to 0 over each stage's minutes)."),
+    lr_warmup_steps: int = typer.Option(-1, "--lr-warmup-steps",
+                                        help="Linear LR warm-up of the cosine, in steps of each stage "
+                                        "(default: 200 with --init, else 0)."),
 ) -> None:
     """Train stage 1 (HQ-VAE) then stage 2 (sparse transformers) within --minutes; resumable."""
     from booster.pretrain import PretrainConfig, pretrain
@@ -98,7 +101,7 @@ def pretrain_cmd(
     cfg = PretrainConfig(config=config, minutes=minutes, stage1_minutes=stage1_minutes or None,
                          batch_size=batch_size, seed=seed, threads=threads or None, quantizer=quantizer or None,
                          warmup_steps=warmup_steps, glob=glob or None, init=str(init) if init else None, lr=lr,
-                         lr_schedule=lr_schedule)
+                         lr_schedule=lr_schedule, lr_warmup_steps=lr_warmup_steps if lr_warmup_steps >= 0 else None)
     try:
         summary = pretrain(audio_dir, out, cfg)
     except ValueError as err:

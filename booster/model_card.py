@@ -46,8 +46,8 @@ def init_lines(training: dict) -> list[str]:
         return []
     return [f"- Started from the checkpoint `{training['init_fingerprint'][:12]}...` (`{training['init']}`, "
             f"{training['init_stage1_steps']} stage-1 and {training['init_stage2_steps']} stage-2 steps); the budget "
-            "above is this run's, the step counts are in all. Adam at "
-            f"{training['lr']:g}, {training['lr_schedule']} schedule, optimizers started afresh."]
+            "above is this run's, the step counts are in all; optimizers started afresh (learning rates: the "
+            "commands below)."]
 
 
 def paired_lines(report: dict) -> list[str]:

@@ -236,7 +236,7 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     summary = {
         "audio_dir": str(audio_dir), "glob": cfg.glob, "files": len(files), "clips_used": len(clips), "hours": round(hours, 3),
         "load_failures": failures, "config": cfg.config, "quantizer": fcfg.codec.quantizer,
-        **start, "lr": cfg.lr, "lr_schedule": cfg.lr_schedule,
+        **start, "lr": cfg.lr, "lr_schedule": cfg.lr_schedule, "lr_warmup_steps": lr_warmup,
         "minutes_budget": cfg.minutes, "stage1_minutes": round(stage1_minutes, 2),
         # steps in all, those of the --init checkpoint included
         "stage1_steps": offset + steps1, "stage2_steps": start.get("init_stage2_steps", 0) + steps2,
