@@ -214,7 +214,8 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
         trainer1.fit(s1, loader(last1), ckpt_path=str(last1) if last1.exists() else None)
         trainer1.save_checkpoint(last1)
         final1 = {k: float(v) for k, v in trainer1.callback_metrics.items()}
-        done1.write_text(json.dumps({"steps": trainer1.global_step, "final": final1}))
+        done1.write_text(json.dumps({"steps": trainer1.global_step, "final": final1, "lr_settings": {
+            "lr": cfg.lr, "lr_schedule": cfg.lr_schedule, "lr_warmup_steps": lr_warmup}}))
     else:
         state = torch.load(last1, map_location="cpu", weights_only=True)
         s1.load_state_dict(state["state_dict"])
@@ -236,7 +237,9 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     summary = {
         "audio_dir": str(audio_dir), "glob": cfg.glob, "files": len(files), "clips_used": len(clips), "hours": round(hours, 3),
         "load_failures": failures, "config": cfg.config, "quantizer": fcfg.codec.quantizer,
+        # the LR settings of this invocation; stage 1 may have run under another one's (resumed runs)
         **start, "lr": cfg.lr, "lr_schedule": cfg.lr_schedule, "lr_warmup_steps": lr_warmup,
+        "stage1_lr_settings": stage1_state.get("lr_settings"),
         "minutes_budget": cfg.minutes, "stage1_minutes": round(stage1_minutes, 2),
         # steps in all, those of the --init checkpoint included
         "stage1_steps": offset + steps1, "stage2_steps": start.get("init_stage2_steps", 0) + steps2,

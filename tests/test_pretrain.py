@@ -69,7 +69,7 @@ def test_stage1_trained_on_after_stage2_is_kept(micro_checkpoint, rendered_corpu
     (run / "train" / "stage1.done").unlink()
     before = load_file(run / "model.safetensors")["codec.quantizers.0.codebook"]
     res = CliRunner().invoke(app, ["pretrain", str(rendered_corpus), "--out", str(run), "--config", "micro",
-                                   "--minutes", "0.45", "--stage1-minutes", "0.3", "--batch-size", "4", "--glob", "*/mix.flac"])
+                                   "--minutes", "0.6", "--stage1-minutes", "0.4", "--batch-size", "4", "--glob", "*/mix.flac"])
     assert res.exit_code == 0, res.output
     stage1 = torch.load(run / "train" / "stage1-last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
     stage2 = torch.load(run / "train" / "stage2-last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
@@ -215,6 +215,7 @@ def test_init_trains_on_from_a_finished_checkpoint(micro_checkpoint, rendered_co
     assert summary["stage1_steps"] > before["stage1_steps"]  # steps in all, the checkpoint's included
     assert summary["stage2_steps"] > before["stage2_steps"]
     assert summary["lr_schedule"] == "cosine" and summary["lr"] == 5e-4
+    assert summary["stage1_lr_settings"] == {"lr": 5e-4, "lr_schedule": "cosine", "lr_warmup_steps": 200}
     from booster.model_card import init_lines
 
     (line,) = init_lines(summary)  # the model card says what the run started from
