@@ -32,32 +32,27 @@ class WallClockCosineLR(Callback):
 
     def __init__(self, warmup_steps: int = 0):
         self.warmup_steps = warmup_steps
-        self.base_lrs: list[list[float]] = []
+        self.timer: Timer | None = None
 
-    @staticmethod
-    def _timer(trainer) -> Timer:
+    def on_train_start(self, trainer, pl_module) -> None:
         timers = [c for c in trainer.callbacks if isinstance(c, Timer)]
         if not timers or timers[0]._duration is None:
             raise ValueError("WallClockCosineLR needs a trainer with max_time")
-        return timers[0]
-
-    def on_train_start(self, trainer, pl_module) -> None:
-        self._timer(trainer)
-        self.base_lrs = [[g.get("initial_lr", g["lr"]) for g in opt.param_groups] for opt in trainer.optimizers]
+        self.timer = timers[0]
+        # each group's base rate; a resumed optimizer brings it back from its checkpoint
         for opt in trainer.optimizers:
             for g in opt.param_groups:
-                g["initial_lr"] = g.get("initial_lr", g["lr"])
+                g.setdefault("initial_lr", g["lr"])
 
     def factor(self, trainer) -> float:
-        timer = self._timer(trainer)
         warm = min(1.0, (trainer.global_step + 1) / self.warmup_steps) if self.warmup_steps else 1.0
-        return warm * cosine_factor(timer.time_elapsed("train"), timer._duration)
+        return warm * cosine_factor(self.timer.time_elapsed("train"), self.timer._duration)
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         f = self.factor(trainer)
-        for opt, bases in zip(trainer.optimizers, self.base_lrs, strict=True):
-            for g, base in zip(opt.param_groups, bases, strict=True):
-                g["lr"] = base * f
+        for opt in trainer.optimizers:
+            for g in opt.param_groups:
+                g["lr"] = g["initial_lr"] * f
         pl_module.log("lr_factor", f)
 
 

@@ -59,6 +59,21 @@ def latent_fit(codec, clips: list[torch.Tensor]) -> dict[str, dict[str, float]]:
     return {lv: {k: v / acc["frames"] for k, v in acc.items() if k != "frames"} for lv, acc in sums.items()}
 
 
+def held_out_clips() -> list[torch.Tensor]:
+    """The mono held-out mixes of ``booster bench model`` (``/tmp/held``; rendered if missing)."""
+    held = Path("/tmp/held")
+    if not held.exists():
+        render_held_out(held)
+    return [torch.from_numpy(load_audio(f, 22050, mono=True)[0][0]) for f in sorted(held.rglob("mix.flac"))]
+
+
+def load_stage1(model: FoundationModel, checkpoint: Path) -> dict:
+    """Load a ``booster pretrain`` stage-1 Lightning checkpoint's weights into ``model``; returns the checkpoint."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    model.load_state_dict({k.removeprefix("model."): v for k, v in state["state_dict"].items()}, strict=False)
+    return state
+
+
 def straight_through(sample):
     """Wrap a stochastic quantizer's training sampler so the decoder's gradient also reaches the
     latent directly (identity, as VQ's straight-through estimator), on top of the Gumbel-softmax path."""
@@ -90,8 +105,7 @@ def main() -> None:
     if args.codebook_decay is not None:
         cfg.codec.codebook_decay = args.codebook_decay
     model = FoundationModel(cfg)
-    state = torch.load(Path(args.run) / "train" / "stage1-last.ckpt", map_location="cpu", weights_only=True)
-    model.load_state_dict({k.removeprefix("model."): v for k, v in state["state_dict"].items()}, strict=False)
+    state = load_stage1(model, Path(args.run) / "train" / "stage1-last.ckpt")
     codec = model.codec.train()
     if args.decoder_only:
         for part in (codec.encoders, codec.to_latent, codec.quantizers):
@@ -103,10 +117,7 @@ def main() -> None:
     step0 = int(state["global_step"])
     clips, _ = load_clips(sorted(Path("build/pretrain/corpus").glob("*/*/mix.flac")), 22050)
     crops = iter(DataLoader(RandomCrops(clips, 16512, seed=0, start=step0 * 8), batch_size=8))
-    held = Path("/tmp/held")
-    if not held.exists():
-        render_held_out(held)
-    held_clips = [torch.from_numpy(load_audio(f, 22050, mono=True)[0][0]) for f in sorted(held.rglob("mix.flac"))]
+    held_clips = held_out_clips()
     stochastic = [q for q in codec.quantizers if isinstance(q, StochasticQuantizer)]
     if args.restart_threshold is not None:
         for q in stochastic:

@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 import torch
+from continue_stage1 import held_out_clips, load_stage1  # this folder's sibling script
 from torch.utils.data import DataLoader
 
-from booster.audio import load_audio
-from booster.bench import codec_metrics, paired_reconstruction, render_held_out
+from booster.bench import codec_metrics, paired_reconstruction
 from booster.checkpoint import read_config
 from booster.pretrain import RandomCrops, load_clips, recalibrate_latent_norms
 from hqvae.foundation import FoundationConfig, FoundationModel
@@ -31,16 +31,12 @@ from hqvae.foundation import FoundationConfig, FoundationModel
 def main() -> None:
     out, runs = Path(sys.argv[1]), [arg.split(":") for arg in sys.argv[2:]]
     torch.set_num_threads(1)
-    held = Path("/tmp/held")
-    if not held.exists():
-        render_held_out(held)
-    held_clips = [torch.from_numpy(load_audio(f, 22050, mono=True)[0][0]) for f in sorted(held.rglob("mix.flac"))]
+    held_clips = held_out_clips()
     clips, _ = load_clips(sorted(Path("build/pretrain/corpus").glob("*/*/mix.flac")), 22050)
     metrics = {}
     for run, config in runs:
         model = FoundationModel(FoundationConfig.from_dict(read_config(config)["model"]))
-        state = torch.load(Path(run) / "train" / "stage1-last.ckpt", map_location="cpu", weights_only=True)
-        model.load_state_dict({k.removeprefix("model."): v for k, v in state["state_dict"].items()}, strict=False)
+        state = load_stage1(model, Path(run) / "train" / "stage1-last.ckpt")
         recalibrate_latent_norms(model, DataLoader(RandomCrops(clips, 16512, seed=0), batch_size=8), 60)
         m = codec_metrics(model, held_clips)
         timer = next((v for k, v in state.get("callbacks", {}).items() if k.startswith("Timer")), {})
