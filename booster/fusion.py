@@ -18,9 +18,10 @@ from collections.abc import Callable
 from contextlib import contextmanager
 
 import torch
-import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
+
+from booster.align import resample_frames
 
 MODES = ("add", "concat", "film")
 
@@ -53,10 +54,8 @@ class FeatureFusion(nn.Module):
                 feats = feats.expand(h.shape[0], -1, -1)
             else:
                 raise ValueError(f"features for batch {feats.shape[0]}, model batch is {h.shape[0]}")
-        # align frames to the hooked tensor's time axis (centre convention, as booster.align)
-        f = F.interpolate(rearrange(feats.to(h.dtype), "b t d -> b d t"), size=h.shape[-1], mode="linear",
-                          align_corners=False)
-        f = rearrange(self.proj(rearrange(f, "b d t -> b t d")), "b t c -> b c t")
+        # align frames to the hooked tensor's time axis: averaged going down, interpolated going up
+        f = rearrange(self.proj(resample_frames(feats.to(h.dtype), h.shape[-1])), "b t c -> b c t")
         f = f.reshape(f.shape[0], f.shape[1], *([1] * (h.ndim - 3)), f.shape[-1])  # broadcast over mid axes
         if self.mode == "add":
             return h + f

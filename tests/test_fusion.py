@@ -9,7 +9,7 @@ from demucs.apply import apply_model
 from demucs.htdemucs import HTDemucs
 from torch import nn
 
-from booster.align import align
+from booster.align import align, resample_frames
 from booster.fusion import inject
 
 
@@ -33,6 +33,37 @@ def test_align_identity_and_known_values():
         align(x, 10.0)
     # explicit frame count at a rate: longer than the source holds the last value
     assert align(x, 10.0, 10.0, n_frames=12)[-1, 0] == 9.0
+
+
+def test_align_downsampling_averages_by_default():
+    # a feature that alternates frame to frame (as a 689 fps feature met at 50 fps) aligns to its mean;
+    # point interpolation would keep whichever phase the target centres happen to land on
+    alt = np.tile([[1.0, 0.0], [2.0, 3.0], [6.0, 0.0]], (50, 1)).astype(np.float32)  # mean (3, 1)
+    down = align(alt, 750.0, 50.0)
+    assert down.shape == (10, 2)
+    np.testing.assert_allclose(down, np.tile([[3.0, 1.0]], (10, 1)), atol=1e-5)
+    assert np.abs(align(alt, 750.0, 50.0, mode="linear") - [3.0, 1.0]).max() > 0.5
+    # a non-integer ratio weights each source frame by the part of the target frame it covers:
+    # target frame 0 at 4 fps covers source frames 0, 1 and half of 2 at 10 fps
+    ramp = np.arange(10, dtype=np.float64)
+    np.testing.assert_allclose(align(ramp, 10.0, 4.0)[:2], [(0 + 1 + 0.5 * 2) / 2.5, (0.5 * 2 + 3 + 4) / 2.5])
+    # going up, "auto" interpolates, as "linear" does
+    np.testing.assert_allclose(align(ramp, 10.0, 20.0), align(ramp, 10.0, 20.0, mode="linear"))
+    # frames asked for past the source's end hold its last frame
+    assert align(ramp, 10.0, 5.0, n_frames=8)[-1] == 9.0
+    with pytest.raises(ValueError, match="mode must be"):
+        align(ramp, 10.0, 5.0, mode="cubic")
+
+
+def test_resample_frames_matches_align_and_keeps_gradients():
+    feats = torch.randn(3, 140, 4, dtype=torch.float64, requires_grad=True)
+    down = resample_frames(feats, 10)
+    for b in range(3):
+        np.testing.assert_allclose(down[b].detach().numpy(), align(feats[b].detach().numpy(), 140.0, n_frames=10))
+    down.sum().backward()
+    np.testing.assert_allclose(feats.grad.numpy(), 10 / 140)  # every source frame counts equally
+    up = resample_frames(feats.detach(), 280)
+    np.testing.assert_allclose(up[1].numpy(), align(feats[1].detach().numpy(), 140.0, n_frames=280), atol=1e-12)
 
 
 class CRNN(nn.Module):
