@@ -67,14 +67,41 @@ def data_render(
                     f"source={source}, synth={synth}")
 
 
+@data_app.command("fetch-music")
+def data_fetch_music(
+    out: Path = typer.Argument(..., help="Folder to unpack the packages into."),
+    packages: str = typer.Option("", "--packages",
+                                 help="Comma-separated Debian packages (default: the pretraining set)."),
+) -> None:
+    """Fetch real recorded music from Debian's game-music packages (apt-get download + dpkg -x, no
+    system install) and write OUT/manifest.json with each file's package, licence and duration."""
+    from downstream.data.debian_music import PRETRAIN_PACKAGES, RecipeError, obtain, prepare
+
+    names = tuple(_parse_list(packages, str, "--packages")) or PRETRAIN_PACKAGES
+    if out.exists() and not out.is_dir():
+        fail(f"{out}: exists and is not a folder")
+    try:
+        obtain(out, names, say=lambda m: console.print(m, highlight=False))
+        manifest = prepare(out, say=lambda m: console.print(m, highlight=False))
+    except RecipeError as err:
+        fail(str(err))
+    table = Table(title=f"{manifest['hours']:.2f} h of recorded music in {out}")
+    for col in ("package", "version", "files", "hours", "licence"):
+        table.add_column(col)
+    for pkg, info in manifest["packages"].items():
+        table.add_row(pkg, info["version"], str(info["files"]), f"{info['seconds'] / 3600:.2f}", info["licence"])
+    Console().print(table)
+
+
 @app.command("pretrain")
 def pretrain_cmd(
     audio_dir: Path = typer.Argument(..., help="Folder of audio (searched recursively) to train on."),
     out: Path = typer.Option(..., "--out", help="Checkpoint folder to write (resumes if it holds a run)."),
     config: str = typer.Option("tiny", "--config", help="Model size: tiny | micro."),
     minutes: float = typer.Option(30.0, "--minutes", help="Wall-clock budget for both stages."),
-    stage1_minutes: float = typer.Option(0.0, "--stage1-minutes",
-                                         help="Minutes of stage 1 (default: 70% of --minutes); stage 2 gets the rest."),
+    stage1_minutes: float = typer.Option(-1.0, "--stage1-minutes",
+                                         help="Minutes of stage 1 (default: 70% of --minutes); stage 2 gets the rest. "
+                                         "0 with --init trains the priors of that checkpoint's codec only."),
     batch_size: int = typer.Option(8, "--batch-size"),
     seed: int = typer.Option(0, "--seed"),
     threads: int = typer.Option(0, "--threads", help="torch threads (0 = torch's default)."),
@@ -90,21 +117,29 @@ def pretrain_cmd(
     lr_warmup_steps: int = typer.Option(-1, "--lr-warmup-steps",
                                         help="Linear LR warm-up of the cosine, in steps of each stage "
                                         "(default: 200 with --init, else 0)."),
+    teachers: str = typer.Option("", "--teachers", help="Stage-2 teacher targets, comma-separated: basic-pitch, "
+                                 "cqt, chroma (computed once per file and cached)."),
+    teacher_weight: float = typer.Option(1.0, "--teacher-weight", help="Weight of each teacher loss."),
+    teacher_cache: Path = typer.Option(None, "--teacher-cache", help="Where teacher targets are kept "
+                                       "(default: OUT/teacher-cache); share it between runs on the same audio."),
 ) -> None:
     """Train stage 1 (HQ-VAE) then stage 2 (sparse transformers) within --minutes; resumable."""
     from booster.pretrain import PretrainConfig, pretrain
+    from booster.teachers import TeacherUnavailable
 
     if not audio_dir.exists():
         fail(f"{audio_dir}: not found")
     if quantizer not in ("", "sq", "vq"):
         fail(f"--quantizer must be sq or vq (got {quantizer!r})")
-    cfg = PretrainConfig(config=config, minutes=minutes, stage1_minutes=stage1_minutes or None,
+    cfg = PretrainConfig(config=config, minutes=minutes, stage1_minutes=stage1_minutes if stage1_minutes >= 0 else None,
                          batch_size=batch_size, seed=seed, threads=threads or None, quantizer=quantizer or None,
                          warmup_steps=warmup_steps, glob=glob or None, init=str(init) if init else None, lr=lr,
-                         lr_schedule=lr_schedule, lr_warmup_steps=lr_warmup_steps if lr_warmup_steps >= 0 else None)
+                         lr_schedule=lr_schedule, lr_warmup_steps=lr_warmup_steps if lr_warmup_steps >= 0 else None,
+                         teachers=tuple(_parse_list(teachers, str, "--teachers")), teacher_weight=teacher_weight,
+                         teacher_cache=str(teacher_cache) if teacher_cache else None)
     try:
         summary = pretrain(audio_dir, out, cfg)
-    except ValueError as err:
+    except (ValueError, TeacherUnavailable) as err:
         fail(str(err))
     table = Table(title=f"checkpoint {out}")
     table.add_column("key")
@@ -175,6 +210,85 @@ def bench_cmd(
         fail(str(err))
     if out:
         out.write_text(json.dumps(report, indent=2, default=float) + "\n")
+
+
+@app.command("probe")
+def probe_cmd(
+    model: Path = typer.Option(None, "--model", help="Checkpoint folder (default: the bundled model)."),
+    out: Path = typer.Option(None, "--out", help="Write the results as JSON here."),
+    markdown: Path = typer.Option(None, "--markdown", help="Write the tables as markdown here."),
+    work_dir: Path = typer.Option(Path("build/probe"), "--work-dir",
+                                  help="Probe set renders, random-weights control and feature caches."),
+    tracks: int = typer.Option(60, "--tracks-per-subset", help="Tracks per source x synth subset."),
+    seconds: float = typer.Option(10.0, "--seconds", help="Seconds per probe track."),
+    synths: str = typer.Option("basic,fluidsynth", "--synths", help="Synths of the probe set (comma-separated)."),
+    features: str = typer.Option("", "--features", help="Features to probe (default: every top and mid feature)."),
+    test_tracks: int = typer.Option(80, "--test-tracks", help="Fixed test tracks."),
+    val_tracks: int = typer.Option(40, "--val-tracks", help="Validation tracks (frame thresholds)."),
+    tag_sizes: str = typer.Option("24,120", "--tag-sizes", help="Labelled tracks of the tag probes."),
+    tag_repeats: int = typer.Option(5, "--tag-repeats", help="Random labelled subsets per size."),
+    random_seed: int = typer.Option(0, "--random-seed", help="Seed of the random-weights control."),
+) -> None:
+    """Linear probes (tags, pitch, onsets, instruments) of a checkpoint's features against spectrograms
+    and the same architecture at random weights, on a held-out probe set of renders."""
+    from booster.checkpoint import DEFAULT_CHECKPOINT, CheckpointError, read_config
+    from downstream.data.render import SOURCES
+    from downstream.data.synth import SYNTHS, fluidsynth_available
+    from downstream.probe import (
+        ProbeConfig,
+        ProbeSetConfig,
+        checks_table,
+        probe_checkpoint,
+        report_table,
+        write_markdown,
+    )
+
+    model = model or DEFAULT_CHECKPOINT
+    try:
+        read_config(model)
+    except CheckpointError as err:
+        fail(str(err))
+    synth_list = _parse_list(synths, str, "--synths")
+    if any(s not in SYNTHS for s in synth_list):
+        fail(f"--synths must be among {', '.join(SYNTHS)} (got {synths!r})")
+    if "fluidsynth" in synth_list and not fluidsynth_available()[0]:
+        fail(fluidsynth_available()[1] + " (or probe with --synths basic)")
+    sizes = _parse_list(tag_sizes, int, "--tag-sizes")
+    if tracks < 1 or seconds <= 0 or tag_repeats < 1 or min(sizes) < 2:
+        fail("--tracks-per-subset, --seconds and --tag-repeats must be positive and --tag-sizes >= 2")
+    set_cfg = ProbeSetConfig(tracks, seconds, subsets=tuple((src, s) for src in SOURCES for s in synth_list),
+                             test_tracks=test_tracks, val_tracks=val_tracks)
+    n_tracks = tracks * len(set_cfg.subsets)
+    if n_tracks - test_tracks - val_tracks < max(sizes) - val_tracks or n_tracks <= test_tracks + val_tracks:
+        fail(f"{n_tracks} probe tracks cannot hold {test_tracks} test + {val_tracks} validation tracks and "
+             f"{max(sizes)} labelled ones; raise --tracks-per-subset or lower --test-tracks / --tag-sizes")
+    cfg = ProbeConfig(tag_sizes=tuple(sizes), tag_repeats=tag_repeats)
+    names = _parse_list(features, str, "--features") if features.strip() else None
+    con = Console()
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(f"extract {stage}", total=total)
+            bar.update(tasks[stage], completed=done)
+
+        try:
+            results = probe_checkpoint(model, work_dir, set_cfg, cfg, names, random_seed,
+                                       say=lambda m: console.print(m, highlight=False), progress=progress)
+        except (CheckpointError, ValueError) as err:
+            fail(str(err))
+    title = f"linear probes of {model} ({results['probe_set']['tracks']} tracks, test {test_tracks})"
+    con.print(report_table(results, title))
+    if results["checks"]:
+        con.print(checks_table(results))
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=1, default=float) + "\n")
+    if markdown:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        write_markdown(results, markdown, title)
 
 
 def resolve_inputs(path: Path) -> list:
@@ -291,7 +405,7 @@ TASK_HELP = "tagging | transcription | separation | mixing"
 
 def _parse_list(text: str, kind, option: str) -> list:
     try:
-        return [kind(x) for x in text.split(",") if x.strip()]
+        return [kind(x.strip()) for x in text.split(",") if x.strip()]
     except ValueError:
         fail(f"{option}: expected a comma-separated list of numbers, got {text!r}")
 

@@ -56,6 +56,9 @@ class PretrainConfig:
     init: str | None = None  # start from this checkpoint folder's weights and config
     lr_schedule: str = "constant"  # or "cosine": to 0 over each stage's minutes (WallClockCosineLR)
     lr_warmup_steps: int | None = None  # linear LR warm-up of the cosine; default 200 with --init, else 0
+    teachers: tuple[str, ...] = ()  # stage-2 teacher targets (booster.teachers), e.g. ("basic-pitch",)
+    teacher_weight: float = 1.0
+    teacher_cache: str | None = None  # where teacher targets are kept (default: OUT/teacher-cache)
 
 
 class RandomCrops(Dataset):
@@ -63,27 +66,42 @@ class RandomCrops(Dataset):
 
     A resumed run passes ``start`` = crops already seen, so it goes on with new crops instead of
     replaying the sequence from its beginning (the loader itself restarts at index 0).
+
+    With ``targets`` (per clip, ``teacher -> (frames, channels)`` on a grid of ``hop`` samples), a crop
+    starts on that grid and an item is ``{"audio": (samples,), "teachers": {name: (samples // hop, channels)}}``.
     """
 
-    def __init__(self, clips: list[np.ndarray], samples: int, seed: int = 0, length: int = 10**7, start: int = 0):
-        self.clips = [c for c in clips if len(c) > samples]
+    def __init__(self, clips: list[np.ndarray], samples: int, seed: int = 0, length: int = 10**7, start: int = 0,
+                 targets: list[dict[str, np.ndarray]] | None = None, hop: int = 1):
+        keep = [i for i, c in enumerate(clips) if len(c) > samples]
+        self.clips = [clips[i] for i in keep]
+        self.targets = [targets[i] for i in keep] if targets is not None else None
         if not self.clips:
             raise ValueError(f"no clip is longer than the {samples}-sample crop")
         weights = np.array([len(c) for c in self.clips], dtype=np.float64)
         self.p = weights / weights.sum()
-        self.samples, self.seed, self.length, self.start = samples, seed, length, start
+        self.samples, self.seed, self.length, self.start, self.hop = samples, seed, length, start, hop
 
     def __len__(self) -> int:
         return self.length
 
-    def __getitem__(self, i: int) -> torch.Tensor:
+    def __getitem__(self, i: int):
         rng = np.random.default_rng((self.seed, self.start + i))
-        clip = self.clips[rng.choice(len(self.clips), p=self.p)]
+        k = rng.choice(len(self.clips), p=self.p)
+        clip = self.clips[k]
         start = int(rng.integers(0, len(clip) - self.samples))
-        return torch.from_numpy(clip[start:start + self.samples].copy())
+        if self.targets is None:
+            return torch.from_numpy(clip[start:start + self.samples].copy())
+        start = start // self.hop * self.hop
+        a, n = start // self.hop, self.samples // self.hop
+        return {"audio": torch.from_numpy(clip[start:start + self.samples].copy()),
+                "teachers": {name: torch.from_numpy(y[a:a + n].copy()) for name, y in self.targets[k].items()}}
 
 
-def load_clips(files: list[Path], sample_rate: int) -> tuple[list[np.ndarray], list[str]]:
+def load_clips(files: list[Path], sample_rate: int,
+               kept: list[Path] | None = None) -> tuple[list[np.ndarray], list[str]]:
+    """Mono audio of every readable, non-silent file, and the failures; ``kept`` (if given) receives
+    the file of each clip, in order."""
     clips, failures = [], []
     for f in files:
         try:
@@ -93,7 +111,28 @@ def load_clips(files: list[Path], sample_rate: int) -> tuple[list[np.ndarray], l
             continue
         if np.abs(audio).max() > 1e-4:  # silent stems teach nothing
             clips.append(audio[0])
+            if kept is not None:
+                kept.append(f)
     return clips, failures
+
+
+def teacher_grid(files: list[Path], clips: list[np.ndarray], names: list[str], cache: Path, sample_rate: int,
+                 hop: int) -> list[dict[str, np.ndarray]]:
+    """Teacher targets of every clip on the top level's grid (one frame per ``hop`` samples):
+    ``teacher -> (ceil(samples / hop), channels)`` float32, computed once per file and cached."""
+    import soxr
+
+    from booster.align import align
+    from booster.teachers import TEACHER_RATE, TEACHER_SPECS, teacher_targets
+
+    audios = [c if sample_rate == TEACHER_RATE else soxr.resample(c, sample_rate, TEACHER_RATE) for c in clips]
+    raw = teacher_targets(files, audios, names, cache)
+    grid = []
+    for clip, per_file in zip(clips, raw, strict=True):
+        n = -(-len(clip) // hop)
+        grid.append({name: align(y, TEACHER_SPECS[name].fps, sample_rate / hop, n_frames=n).astype(np.float32)
+                     for name, y in per_file.items()})
+    return grid
 
 
 def steps_done(checkpoint: Path) -> int:
@@ -173,8 +212,16 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
         raise ValueError(f"--lr-schedule must be constant or cosine (got {cfg.lr_schedule!r})")
     if cfg.minutes <= 0:
         raise ValueError(f"--minutes must be > 0 (got {cfg.minutes})")
-    if cfg.stage1_minutes is not None and not 0 < cfg.stage1_minutes < cfg.minutes:
-        raise ValueError(f"--stage1-minutes must be > 0 and below --minutes (got {cfg.stage1_minutes} of {cfg.minutes})")
+    skip_stage1 = bool(cfg.init) and cfg.stage1_minutes == 0  # train the priors of a finished codec only
+    if cfg.stage1_minutes is not None and not skip_stage1 and not 0 < cfg.stage1_minutes < cfg.minutes:
+        raise ValueError(f"--stage1-minutes must be > 0 (or 0 with --init: priors only) and below --minutes "
+                         f"(got {cfg.stage1_minutes} of {cfg.minutes})")
+    if cfg.teachers:
+        from booster.teachers import TEACHER_SPECS
+
+        unknown = [t for t in cfg.teachers if t not in TEACHER_SPECS]
+        if unknown:
+            raise ValueError(f"unknown teachers {unknown}; choose from {', '.join(TEACHER_SPECS)}")
     files = find_audio(audio_dir, cfg.glob)
     if not files:
         raise ValueError(f"{audio_dir}: no audio files found" + (f" matching {cfg.glob!r}" if cfg.glob else ""))
@@ -192,25 +239,37 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     lr_warmup = cfg.lr_warmup_steps if cfg.lr_warmup_steps is not None else (200 if cfg.init else 0)
     sr = fcfg.codec.sample_rate
     t0 = time.time()
-    clips, failures = load_clips(files, sr)
+    kept: list[Path] = []
+    clips, failures = load_clips(files, sr, kept)
     hours = sum(len(c) for c in clips) / sr / 3600
     samples = int(cfg.crop_seconds * sr) // fcfg.codec.total_hop * fcfg.codec.total_hop
 
-    def loader(resume_from: Path | None = None) -> DataLoader:
-        # crops go on from those the codec has seen (an --init checkpoint's steps, then this run's)
-        seen = (offset + (steps_done(resume_from) if resume_from else 0)) * cfg.batch_size
-        return DataLoader(RandomCrops(clips, samples, cfg.seed, start=seen), batch_size=cfg.batch_size, shuffle=False)
-
     out.mkdir(parents=True, exist_ok=True)
     (out / "train").mkdir(exist_ok=True)
+    top_hop = fcfg.codec.hops[fcfg.codec.levels[0]]
+    targets = (teacher_grid(kept, clips, list(cfg.teachers), Path(cfg.teacher_cache or out / "teacher-cache"),
+                            sr, top_hop) if cfg.teachers and fcfg.with_priors else None)
+
+    def loader(resume_from: Path | None = None, with_teachers: bool = False) -> DataLoader:
+        # crops go on from those the codec has seen (an --init checkpoint's steps, then this run's)
+        seen = (offset + (steps_done(resume_from) if resume_from else 0)) * cfg.batch_size
+        crops = RandomCrops(clips, samples, cfg.seed, start=seen, targets=targets if with_teachers else None,
+                            hop=top_hop)
+        return DataLoader(crops, batch_size=cfg.batch_size, shuffle=False)
 
     # without priors (the VQ baseline) stage 1 is the whole run; --stage1-minutes was checked to be > 0
-    stage1_minutes = cfg.stage1_minutes or cfg.minutes * cfg.stage1_share if fcfg.with_priors else cfg.minutes
+    if not fcfg.with_priors:
+        stage1_minutes = cfg.minutes
+    else:
+        stage1_minutes = cfg.stage1_minutes if cfg.stage1_minutes is not None else cfg.minutes * cfg.stage1_share
     done1 = out / "train" / "stage1.done"
     s1 = Stage1Module(model, lr=cfg.lr, warmup_steps=cfg.warmup_steps, step_offset=offset)
     last1 = out / "train" / "stage1-last.ckpt"
     trainer1 = _trainer(out, "stage1", stage1_minutes, cfg.checkpoint_every, cfg.lr_schedule, lr_warmup)
-    if not done1.exists():
+    if skip_stage1:
+        if not done1.exists():
+            done1.write_text(json.dumps({"steps": 0, "final": {}, "lr_settings": None, "skipped": True}))
+    elif not done1.exists():
         trainer1.fit(s1, loader(last1), ckpt_path=str(last1) if last1.exists() else None)
         trainer1.save_checkpoint(last1)
         final1 = {k: float(v) for k, v in trainer1.callback_metrics.items()}
@@ -219,17 +278,20 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     else:
         state = torch.load(last1, map_location="cpu", weights_only=True)
         s1.load_state_dict(state["state_dict"])
-    recalibrate_latent_norms(model, loader(), cfg.recalibration_batches)
+    if not skip_stage1:  # a codec taken as it is keeps its calibrated norms
+        recalibrate_latent_norms(model, loader(), cfg.recalibration_batches)
     stage1_state = json.loads(done1.read_text())
     steps1, stage1_log = stage1_state["steps"], stage1_state.get("final", {})
 
     steps2, stage2_log = 0, {}
     if fcfg.with_priors:
-        s2 = Stage2Module(model, lr=cfg.lr)
+        from booster.teachers import head_specs
+
+        s2 = Stage2Module(model, lr=cfg.lr, teachers=head_specs(cfg.teachers), teacher_weight=cfg.teacher_weight)
         last2 = out / "train" / "stage2-last.ckpt"
         trainer2 = _trainer(out, "stage2", cfg.minutes - stage1_minutes, cfg.checkpoint_every, cfg.lr_schedule,
                             lr_warmup)
-        trainer2.fit(s2, loader(last2), ckpt_path=str(last2) if last2.exists() else None)
+        trainer2.fit(s2, loader(last2, with_teachers=True), ckpt_path=str(last2) if last2.exists() else None)
         trainer2.save_checkpoint(last2)
         steps2 = trainer2.global_step
         stage2_log = {k: float(v) for k, v in trainer2.callback_metrics.items()}
@@ -246,9 +308,10 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
         "batch_size": cfg.batch_size, "crop_seconds": samples / sr,
         "wall_minutes_this_run": round((time.time() - t0) / 60, 2),
         "final_stage1": stage1_log, "final_stage2": stage2_log,
+        "teachers": list(cfg.teachers), "teacher_weight": cfg.teacher_weight if cfg.teachers else None,
     }
     fp = save_checkpoint(model, out, extra={"training": {k: summary[k] for k in (
-        "hours", "config", "quantizer", "stage1_steps", "stage2_steps", "batch_size")}})
+        "hours", "config", "quantizer", "stage1_steps", "stage2_steps", "batch_size", "teachers")}})
     summary["fingerprint"] = fp
     (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

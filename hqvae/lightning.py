@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import lightning as L
 import torch
+import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback, Timer
+from torch import nn
 
 from hqvae.foundation import FoundationModel
+from hqvae.prior import nll_of
+
+
+@dataclass(frozen=True)
+class TeacherHeadSpec:
+    """A teacher's targets as stage 2 sees them: ``channels`` per frame, scored by ``loss``
+    (``"bce"`` for targets in [0, 1], ``"mse"``)."""
+
+    name: str
+    channels: int
+    loss: str
 
 
 def gumbel_temperature(step: int, warmup_steps: int = 100, decay: float = 3e-4, minimum: float = 0.5) -> float:
@@ -106,11 +120,22 @@ class Stage2Module(L.LightningModule):
     silently undone by the stage-2 resume).
     """
 
-    def __init__(self, model: FoundationModel, lr: float = 1e-3):
+    def __init__(self, model: FoundationModel, lr: float = 1e-3, teachers: list[TeacherHeadSpec] | None = None,
+                 teacher_layer: int | None = None, teacher_levels: tuple[str, ...] | None = None,
+                 teacher_weight: float = 1.0):
         super().__init__()
         self.model, self.lr = model, lr
         self.model.codec.requires_grad_(False)
         self.strict_loading = False  # the codec's weights are not in the checkpoint
+        # teacher heads: one linear map per (level, teacher) from a prior layer's states to the
+        # teacher's targets; they exist only in training (not in the saved booster checkpoint)
+        self.teachers = list(teachers or [])
+        self.teacher_layer = teacher_layer if teacher_layer is not None else model.config.prior.layers
+        self.teacher_levels = tuple(teacher_levels or model.levels[:2])
+        self.teacher_weight = teacher_weight
+        dim = model.config.prior.dim
+        self.teacher_heads = nn.ModuleDict({f"{lv}__{t.name}": nn.Linear(dim, t.channels)
+                                            for lv in self.teacher_levels for t in self.teachers})
 
     @staticmethod
     def _drop_codec(checkpoint: dict) -> None:
@@ -128,15 +153,31 @@ class Stage2Module(L.LightningModule):
             raise ValueError(f"stage-2 checkpoint lacks prior weights {missing[:3]}...; delete it to train stage 2 afresh")
 
     def training_step(self, batch, batch_idx):
+        audio, targets = (batch, {}) if torch.is_tensor(batch) else (batch["audio"], batch["teachers"])
         self.model.codec.eval()
         with torch.no_grad():
-            tokens = self.model.codec.encode(batch)
-        nll = self.model.prior_nll(tokens)
-        loss = sum(nll.values())
+            tokens = self.model.codec.encode(audio)
+        levels = self.model.levels
+        loss = 0.0
+        for i, level in enumerate(levels):
+            cond = tokens[levels[i - 1]] if i > 0 else None
+            logits, states = self.model.priors[level].logits_and_states(tokens[level], cond)
+            nll = nll_of(logits, tokens[level])
+            self.log(f"stage2/{level}_nll", nll)
+            loss = loss + nll
+            if level not in self.teacher_levels:
+                continue
+            for t in self.teachers:
+                y = targets[t.name]  # (batch, top frames, channels) on the top level's grid
+                h = states[self.teacher_layer]
+                y = y.repeat_interleave(h.shape[1] // y.shape[1], dim=1)[:, : h.shape[1]]
+                pred = self.teacher_heads[f"{level}__{t.name}"](h[:, : y.shape[1]])
+                t_loss = (F.binary_cross_entropy_with_logits(pred, y) if t.loss == "bce" else F.mse_loss(pred, y))
+                self.log(f"stage2/{level}_{t.name}", t_loss)
+                loss = loss + self.teacher_weight * t_loss
         self.log("stage2/loss", loss, prog_bar=True)
-        for level, v in nll.items():
-            self.log(f"stage2/{level}_nll", v)
         return loss
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.model.priors.parameters(), lr=self.lr)
+        params = list(self.model.priors.parameters()) + list(self.teacher_heads.parameters())
+        return torch.optim.Adam(params, lr=self.lr)

@@ -113,11 +113,22 @@ class TokenPrior(nn.Module):
 
     def forward(self, tokens: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """Next-token logits ``(batch, time, K)``: position ``t`` predicts ``tokens[:, t]`` from ``tokens[:, :t]``."""
+        return self.logits_and_states(tokens, cond)[0]
+
+    def logits_and_states(self, tokens: torch.Tensor,
+                          cond: torch.Tensor | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Next-token logits and the hidden states of that pass (position ``t`` has seen tokens ``< t``):
+        what teacher heads read during training, without a second pass."""
         start = torch.full_like(tokens[:, :1], self.codebook_size)
         shifted = torch.cat([start, tokens[:, :-1]], dim=1)
-        return self.head(self.norm(self.hidden_states(shifted, cond)[-1]))
+        states = self.hidden_states(shifted, cond)
+        return self.head(self.norm(states[-1])), states
 
     def nll(self, tokens: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """Mean next-token negative log-likelihood in nats."""
-        logits = self(tokens, cond)
-        return F.cross_entropy(rearrange(logits, "b t k -> (b t) k"), tokens.flatten())
+        return nll_of(self(tokens, cond), tokens)
+
+
+def nll_of(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """Mean negative log-likelihood (nats) of ``tokens`` ``(batch, time)`` under ``logits`` ``(batch, time, K)``."""
+    return F.cross_entropy(rearrange(logits, "b t k -> (b t) k"), tokens.flatten())

@@ -1,0 +1,177 @@
+"""Teacher targets for pretraining: what pretrained music models (and a CQT-like spectrogram) say
+about each training clip, for stage-2 heads to predict from the transformer states.
+
+Teachers run once per training file (:func:`teacher_targets`, cached on disk); extraction never
+runs a teacher. Each returns ``(frames, channels)`` float32 at its own frame rate; the trainer
+resamples them onto the token grid with :func:`booster.align.align`.
+
+- ``basic-pitch``: Spotify's Basic Pitch (ICASSP 2022), the ONNX model inside the ``basic-pitch``
+  wheel run by ``onnxruntime`` (install the wheel with ``--no-deps``: it asks for TensorFlow
+  otherwise): note and onset posteriors of the 88 piano keys, 86 fps. Loss: binary cross-entropy.
+- ``cqt``: a log-magnitude spectrogram with 24 bands per octave (madmom), z-scored per band:
+  the MERT-style musical teacher. Loss: mean squared error.
+- ``chroma``: madmom's deep chroma extractor (Korzeniowski & Widmer 2016), 12 pitch classes at
+  10 fps. Loss: binary cross-entropy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+TEACHER_RATE = 22050  # every teacher reads mono audio at this rate
+
+
+@dataclass(frozen=True)
+class TeacherSpec:
+    """What a teacher gives: ``channels`` per frame at ``fps``, scored by ``loss`` ("bce" for targets
+    in [0, 1], "mse"); ``source`` names it in model cards."""
+
+    name: str
+    channels: int
+    fps: float
+    loss: str
+    source: str
+
+
+class TeacherUnavailable(RuntimeError):
+    """A teacher's package is not installed; the message says what to install."""
+
+
+def _basic_pitch_model_path() -> Path:
+    spec = importlib.util.find_spec("basic_pitch")
+    if spec is None or not spec.submodule_search_locations:
+        raise TeacherUnavailable("the basic-pitch teacher needs the basic-pitch wheel: "
+                                 "pip install --no-deps basic-pitch==0.4.0 onnxruntime")
+    path = Path(list(spec.submodule_search_locations)[0]) / "saved_models" / "icassp_2022" / "nmp.onnx"
+    if not path.exists():
+        raise TeacherUnavailable(f"{path}: the basic-pitch wheel has no ONNX model; reinstall basic-pitch==0.4.0")
+    return path
+
+
+class BasicPitch:
+    """Basic Pitch's note and onset posteriors ``(frames, 176)`` at 22050 / 256 fps, with the
+    package's own windowing: 2 s windows overlapping by 30 frames, half the overlap cut at each side."""
+
+    window, hop_samples, overlap_frames = 43844, 256, 30
+
+    def __init__(self, threads: int = 1):
+        try:
+            import onnxruntime as ort
+        except ImportError as err:
+            raise TeacherUnavailable("the basic-pitch teacher needs onnxruntime: pip install onnxruntime") from err
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+        self.session = ort.InferenceSession(str(_basic_pitch_model_path()), opts,
+                                            providers=["CPUExecutionProvider"])
+
+    def __call__(self, audio: np.ndarray) -> np.ndarray:
+        overlap = self.overlap_frames * self.hop_samples
+        step = self.window - overlap
+        padded = np.concatenate([np.zeros(overlap // 2, np.float32), audio.astype(np.float32)])
+        starts = range(0, len(padded), step)
+        windows = np.zeros((len(starts), self.window, 1), np.float32)
+        for i, s in enumerate(starts):
+            chunk = padded[s:s + self.window]
+            windows[i, :len(chunk), 0] = chunk
+        outs = []
+        for k in range(0, len(windows), 16):
+            note, onset = self.session.run(["StatefulPartitionedCall:1", "StatefulPartitionedCall:2"],
+                                           {"serving_default_input_2:0": windows[k:k + 16]})
+            outs.append(np.concatenate([note, onset], axis=2))
+        out = np.concatenate(outs)
+        half = self.overlap_frames // 2
+        out = out[:, half:-half].reshape(-1, out.shape[2])
+        return out[: len(audio) // self.hop_samples].astype(np.float32)
+
+
+def _cqt(audio: np.ndarray) -> np.ndarray:
+    from madmom.audio.signal import Signal
+    from madmom.audio.spectrogram import LogarithmicFilteredSpectrogram
+
+    spec = np.asarray(LogarithmicFilteredSpectrogram(Signal(audio.astype(np.float32), sample_rate=TEACHER_RATE),
+                                                     frame_size=2048, fps=50, num_bands=24, fmin=30, fmax=10000))
+    return ((spec - spec.mean(axis=0)) / (spec.std(axis=0) + 1e-3)).astype(np.float32)
+
+
+def _chroma(audio: np.ndarray) -> np.ndarray:
+    import onnxruntime
+    import soxr
+    from madmom.audio.chroma import DeepChromaProcessor
+
+    onnxruntime.set_default_logger_severity(3)  # madmom's ONNX graphs warn about output shapes on every call
+    from madmom.audio.signal import Signal
+
+    # the model was trained on 44.1 kHz input; madmom would resample through ffmpeg, soxr does it here
+    audio44 = soxr.resample(audio.astype(np.float32), TEACHER_RATE, 44100)
+    return np.asarray(DeepChromaProcessor()(Signal(audio44, sample_rate=44100)), dtype=np.float32)
+
+
+TEACHER_SPECS = {
+    "basic-pitch": TeacherSpec("basic-pitch", 176, TEACHER_RATE / BasicPitch.hop_samples, "bce",
+                               "Basic Pitch (Bittner et al., ICASSP 2022), nmp.onnx of the basic-pitch 0.4.0 "
+                               "wheel via onnxruntime: note + onset posteriors of the 88 keys"),
+    "cqt": TeacherSpec("cqt", 144, 50.0, "mse", "log spectrogram with 24 bands per octave, 30 Hz-10 kHz "
+                       "(madmom), z-scored per band and file: MERT's CQT teacher"),
+    "chroma": TeacherSpec("chroma", 12, 10.0, "bce", "madmom deep chroma (Korzeniowski & Widmer 2016)"),
+}
+TEACHERS = tuple(TEACHER_SPECS)
+
+
+def make_teacher(name: str) -> Callable[[np.ndarray], np.ndarray]:
+    """The teacher's function: mono audio ``(samples,)`` at :data:`TEACHER_RATE` -> ``(frames, channels)``."""
+    if name == "basic-pitch":
+        return BasicPitch()
+    if name == "cqt":
+        return _cqt
+    if name == "chroma":
+        return _chroma
+    raise ValueError(f"unknown teacher {name!r}; choose from {', '.join(TEACHERS)}")
+
+
+def head_specs(names) -> list:
+    """The stage-2 head of each named teacher (:class:`hqvae.lightning.TeacherHeadSpec`)."""
+    from hqvae.lightning import TeacherHeadSpec
+
+    return [TeacherHeadSpec(n, TEACHER_SPECS[n].channels, TEACHER_SPECS[n].loss) for n in names]
+
+
+def teacher_targets(files: list[Path], audios: list[np.ndarray], names: list[str], cache_dir: str | Path,
+                    progress: Callable[[int], None] | None = None) -> list[dict[str, np.ndarray]]:
+    """Per file, ``teacher name -> (frames, channels)`` at the teacher's fps; computed once per file
+    and teacher, then read from ``cache_dir`` (keyed by the file's path, size and mtime).
+
+    ``audios[i]``: the file's mono audio at :data:`TEACHER_RATE`.
+    """
+    cache = Path(cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)
+    teachers: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
+    out = []
+    for f, audio in zip(files, audios, strict=True):
+        st = Path(f).stat()
+        key = hashlib.sha256(json.dumps([str(Path(f).resolve()), st.st_size, st.st_mtime_ns]).encode()).hexdigest()[:24]
+        targets = {}
+        for name in names:
+            path = cache / f"{key}-{name}.npy"
+            if path.exists():
+                targets[name] = np.load(path)
+                continue
+            if name not in teachers:
+                teachers[name] = make_teacher(name)
+            y = teachers[name](audio)
+            if y.ndim != 2 or y.shape[1] != TEACHER_SPECS[name].channels or not np.isfinite(y).all():
+                raise ValueError(f"{f}: teacher {name} gave {y.shape} targets (or non-finite values)")
+            tmp = path.with_suffix(".tmp.npy")
+            np.save(tmp, y)
+            tmp.replace(path)
+            targets[name] = y
+        out.append(targets)
+        if progress:
+            progress(1)
+    return out
