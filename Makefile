@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev]'
+	# Basic Pitch's wheel holds the ONNX teacher model; without --no-deps it would pull in TensorFlow
+	$(PY) -m pip install -q --no-deps basic-pitch==0.4.0
 	@bash scripts/ensure-fluidsynth.sh
 	@touch $(STAMP)
 

@@ -120,6 +120,8 @@ def pretrain_cmd(
     teachers: str = typer.Option("", "--teachers", help="Stage-2 teacher targets, comma-separated: basic-pitch, "
                                  "cqt, chroma (computed once per file and cached)."),
     teacher_weight: float = typer.Option(1.0, "--teacher-weight", help="Weight of each teacher loss."),
+    prior_levels: str = typer.Option("", "--prior-levels", help="Priors stage 2 trains, e.g. top,mid "
+                                     "(default: all); the others keep their weights."),
     teacher_cache: Path = typer.Option(None, "--teacher-cache", help="Where teacher targets are kept "
                                        "(default: OUT/teacher-cache); share it between runs on the same audio."),
 ) -> None:
@@ -136,7 +138,8 @@ def pretrain_cmd(
                          warmup_steps=warmup_steps, glob=glob or None, init=str(init) if init else None, lr=lr,
                          lr_schedule=lr_schedule, lr_warmup_steps=lr_warmup_steps if lr_warmup_steps >= 0 else None,
                          teachers=tuple(_parse_list(teachers, str, "--teachers")), teacher_weight=teacher_weight,
-                         teacher_cache=str(teacher_cache) if teacher_cache else None)
+                         teacher_cache=str(teacher_cache) if teacher_cache else None,
+                         prior_levels=tuple(_parse_list(prior_levels, str, "--prior-levels")))
     try:
         summary = pretrain(audio_dir, out, cfg)
     except (ValueError, TeacherUnavailable) as err:
@@ -228,6 +231,8 @@ def probe_cmd(
     tag_sizes: str = typer.Option("24,120", "--tag-sizes", help="Labelled tracks of the tag probes."),
     tag_repeats: int = typer.Option(5, "--tag-repeats", help="Random labelled subsets per size."),
     random_seed: int = typer.Option(0, "--random-seed", help="Seed of the random-weights control."),
+    references: str = typer.Option("", "--references", help="Teachers to probe as references too "
+                                   "(basic-pitch, cqt, chroma): what their targets could give at best."),
 ) -> None:
     """Linear probes (tags, pitch, onsets, instruments) of a checkpoint's features against spectrograms
     and the same architecture at random weights, on a held-out probe set of renders."""
@@ -264,6 +269,11 @@ def probe_cmd(
              f"{max(sizes)} labelled ones; raise --tracks-per-subset or lower --test-tracks / --tag-sizes")
     cfg = ProbeConfig(tag_sizes=tuple(sizes), tag_repeats=tag_repeats)
     names = _parse_list(features, str, "--features") if features.strip() else None
+    refs = _parse_list(references, str, "--references")
+    from booster.teachers import TEACHERS, TeacherUnavailable
+
+    if any(r not in TEACHERS for r in refs):
+        fail(f"--references must be among {', '.join(TEACHERS)} (got {references!r})")
     con = Console()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as bar:
@@ -275,9 +285,9 @@ def probe_cmd(
             bar.update(tasks[stage], completed=done)
 
         try:
-            results = probe_checkpoint(model, work_dir, set_cfg, cfg, names, random_seed,
+            results = probe_checkpoint(model, work_dir, set_cfg, cfg, names, random_seed, refs,
                                        say=lambda m: console.print(m, highlight=False), progress=progress)
-        except (CheckpointError, ValueError) as err:
+        except (CheckpointError, ValueError, TeacherUnavailable) as err:
             fail(str(err))
     title = f"linear probes of {model} ({results['probe_set']['tracks']} tracks, test {test_tracks})"
     con.print(report_table(results, title))

@@ -59,6 +59,7 @@ class PretrainConfig:
     teachers: tuple[str, ...] = ()  # stage-2 teacher targets (booster.teachers), e.g. ("basic-pitch",)
     teacher_weight: float = 1.0
     teacher_cache: str | None = None  # where teacher targets are kept (default: OUT/teacher-cache)
+    prior_levels: tuple[str, ...] = ()  # priors stage 2 trains (default: all); the others keep their weights
 
 
 class RandomCrops(Dataset):
@@ -287,7 +288,8 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     if fcfg.with_priors:
         from booster.teachers import head_specs
 
-        s2 = Stage2Module(model, lr=cfg.lr, teachers=head_specs(cfg.teachers), teacher_weight=cfg.teacher_weight)
+        s2 = Stage2Module(model, lr=cfg.lr, teachers=head_specs(cfg.teachers), teacher_weight=cfg.teacher_weight,
+                          levels=cfg.prior_levels or None)
         last2 = out / "train" / "stage2-last.ckpt"
         trainer2 = _trainer(out, "stage2", cfg.minutes - stage1_minutes, cfg.checkpoint_every, cfg.lr_schedule,
                             lr_warmup)
@@ -309,6 +311,7 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
         "wall_minutes_this_run": round((time.time() - t0) / 60, 2),
         "final_stage1": stage1_log, "final_stage2": stage2_log,
         "teachers": list(cfg.teachers), "teacher_weight": cfg.teacher_weight if cfg.teachers else None,
+        "prior_levels": list(cfg.prior_levels or fcfg.levels),
     }
     fp = save_checkpoint(model, out, extra={"training": {k: summary[k] for k in (
         "hours", "config", "quantizer", "stage1_steps", "stage2_steps", "batch_size", "teachers")}})

@@ -122,16 +122,21 @@ class Stage2Module(L.LightningModule):
 
     def __init__(self, model: FoundationModel, lr: float = 1e-3, teachers: list[TeacherHeadSpec] | None = None,
                  teacher_layer: int | None = None, teacher_levels: tuple[str, ...] | None = None,
-                 teacher_weight: float = 1.0):
+                 teacher_weight: float = 1.0, levels: tuple[str, ...] | None = None):
         super().__init__()
         self.model, self.lr = model, lr
+        # the priors trained here (default all); the others keep their weights
+        self.levels = tuple(levels or model.levels)
+        unknown = set(self.levels) - set(model.levels)
+        if unknown:
+            raise ValueError(f"unknown prior levels {sorted(unknown)}; the model has {list(model.levels)}")
         self.model.codec.requires_grad_(False)
         self.strict_loading = False  # the codec's weights are not in the checkpoint
         # teacher heads: one linear map per (level, teacher) from a prior layer's states to the
         # teacher's targets; they exist only in training (not in the saved booster checkpoint)
         self.teachers = list(teachers or [])
         self.teacher_layer = teacher_layer if teacher_layer is not None else model.config.prior.layers
-        self.teacher_levels = tuple(teacher_levels or model.levels[:2])
+        self.teacher_levels = tuple(lv for lv in (teacher_levels or model.levels[:2]) if lv in self.levels)
         self.teacher_weight = teacher_weight
         dim = model.config.prior.dim
         self.teacher_heads = nn.ModuleDict({f"{lv}__{t.name}": nn.Linear(dim, t.channels)
@@ -160,6 +165,8 @@ class Stage2Module(L.LightningModule):
         levels = self.model.levels
         loss = 0.0
         for i, level in enumerate(levels):
+            if level not in self.levels:
+                continue
             cond = tokens[levels[i - 1]] if i > 0 else None
             logits, states = self.model.priors[level].logits_and_states(tokens[level], cond)
             nll = nll_of(logits, tokens[level])
@@ -179,5 +186,6 @@ class Stage2Module(L.LightningModule):
         return loss
 
     def configure_optimizers(self):
-        params = list(self.model.priors.parameters()) + list(self.teacher_heads.parameters())
+        params = [p for lv in self.levels for p in self.model.priors[lv].parameters()]
+        params += list(self.teacher_heads.parameters())
         return torch.optim.Adam(params, lr=self.lr)

@@ -19,17 +19,18 @@ __all__ = ["PROBE_SEED", "ProbeConfig", "ProbeSet", "ProbeSetConfig", "checks_ta
 
 def probe_checkpoint(checkpoint: str | Path, work_dir: str | Path = "build/probe",
                      set_config: ProbeSetConfig | None = None, config: ProbeConfig | None = None,
-                     features: list[str] | None = None, random_seed: int = 0,
+                     features: list[str] | None = None, random_seed: int = 0, references: list[str] | None = None,
                      say: Callable[[str], None] = print,
                      progress: Callable[[str, int, int], None] | None = None) -> dict:
     """Probe ``checkpoint`` (a checkpoint folder) on the probe set kept under ``work_dir``.
 
+    ``references``: teachers (:mod:`booster.teachers`) whose outputs are probed too, as ``ref:<name>``.
     ``progress(stage, done, total)`` is called as tracks are extracted. Returns the results dict
     (see :func:`downstream.probe.run.run_probe`), with the checkpoint's fingerprint.
     """
     from booster.checkpoint import fingerprint
     from downstream.inputs import random_checkpoint
-    from downstream.probe.representations import booster_frames
+    from downstream.probe.representations import booster_frames, teacher_frames
 
     work = Path(work_dir)
     ps = load_probe_set(work / "set", set_config, say)
@@ -46,6 +47,7 @@ def probe_checkpoint(checkpoint: str | Path, work_dir: str | Path = "build/probe
                 progress(label, done, len(ps.ids))
 
         feats[label] = booster_frames(ps, ckpt, features, work / "cache", progress=tick)
-    results = run_probe(ps, feats["booster"], feats["random"], config, say)
+    refs = teacher_frames(ps, references, work / "cache") if references else None
+    results = run_probe(ps, feats["booster"], feats["random"], config, say, refs)
     results["checkpoint"] = {"path": str(checkpoint), "fingerprint": fp, "random_seed": random_seed}
     return results

@@ -59,3 +59,34 @@ def booster_frames(ps: ProbeSet, checkpoint: str | Path, names: list[str] | None
         np.savez(tmp, **{n: np.concatenate(v) for n, v in out.items()})
         tmp.replace(cached)
     return out
+
+
+def teacher_frames(ps: ProbeSet, names: list[str], cache_dir: str | Path | None = None) -> dict[str, list[np.ndarray]]:
+    """Reference representations: what each pretraining teacher (:mod:`booster.teachers`) outputs on
+    the probe set, ``name -> per track (frames, channels)`` at :data:`FPS`. They show how much of a
+    probe a teacher's targets could put into the booster at best."""
+    import soxr
+
+    from booster.teachers import TEACHER_RATE, TEACHER_SPECS, make_teacher
+
+    out = {}
+    for name in names:
+        key = hashlib.sha256(json.dumps([name, ps.config.to_dict(), ps.ids]).encode()).hexdigest()[:20]
+        cached = Path(cache_dir) / f"teacher-{name}-{key}.npz" if cache_dir else None
+        bounds = np.cumsum([0] + ps.frames)
+        if cached is not None and cached.exists():
+            with np.load(cached) as z:
+                out[name] = [z["x"][a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+            continue
+        teacher = make_teacher(name)
+        frames = []
+        for audio, n in zip(ps.audio, ps.frames, strict=True):
+            a = audio if ps.sample_rate == TEACHER_RATE else soxr.resample(audio, ps.sample_rate, TEACHER_RATE)
+            frames.append(align(teacher(a), TEACHER_SPECS[name].fps, FPS, n_frames=n).astype(np.float32))
+        out[name] = frames
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(".tmp.npz")
+            np.savez(tmp, x=np.concatenate(frames))
+            tmp.replace(cached)
+    return out

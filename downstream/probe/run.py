@@ -45,8 +45,10 @@ class ProbeConfig:
 
 
 def representations(ps: ProbeSet, booster: dict[str, list[np.ndarray]],
-                    random: dict[str, list[np.ndarray]], per_feature: bool = True) -> dict[str, list[np.ndarray]]:
-    """Every representation probed, ``name -> per track (frames, dim)``."""
+                    random: dict[str, list[np.ndarray]], per_feature: bool = True,
+                    references: dict[str, list[np.ndarray]] | None = None) -> dict[str, list[np.ndarray]]:
+    """Every representation probed, ``name -> per track (frames, dim)``; ``references`` (teacher
+    outputs) come last as ``ref:<teacher>``."""
     def cat(parts: list[list[np.ndarray]]) -> list[np.ndarray]:
         return [np.concatenate(track, axis=1) for track in zip(*parts, strict=True)]
 
@@ -57,6 +59,8 @@ def representations(ps: ProbeSet, booster: dict[str, list[np.ndarray]],
         reps[f"{prefix}:all"] = cat(list(feats.values()))
     for name, (a, b) in COMBINED.items():
         reps[name] = cat([reps[a], reps[b]])
+    for name, x in (references or {}).items():
+        reps[f"ref:{name}"] = x
     return reps
 
 
@@ -137,10 +141,11 @@ def acceptance_checks(results: dict) -> list[dict]:
 
 
 def run_probe(ps: ProbeSet, booster: dict[str, list[np.ndarray]], random: dict[str, list[np.ndarray]],
-              cfg: ProbeConfig | None = None, say: Callable[[str], None] = print) -> dict:
+              cfg: ProbeConfig | None = None, say: Callable[[str], None] = print,
+              references: dict[str, list[np.ndarray]] | None = None) -> dict:
     """All probes of all representations; the result is what ``booster probe --out`` writes."""
     cfg = cfg or ProbeConfig()
-    reps = representations(ps, booster, random, cfg.per_feature)
+    reps = representations(ps, booster, random, cfg.per_feature, references)
     results: dict = {"config": asdict(cfg), "probe_set": {**ps.config.to_dict(), "tracks": len(ps.ids),
                                                           "tags": ps.tag_names, "instruments": ps.instrument_names,
                                                           "splits": {k: len(v) for k, v in ps.splits.items()}},

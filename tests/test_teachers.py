@@ -1,0 +1,92 @@
+"""Teacher targets (Basic Pitch's ONNX model, CQT, deep chroma) and stage-2 training with teacher heads."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from booster.cli import app
+from booster.pretrain import RandomCrops
+from booster.teachers import TEACHER_RATE, TEACHER_SPECS, make_teacher, teacher_targets
+
+
+def tone(freq: float, seconds: float = 3.0) -> np.ndarray:
+    t = np.arange(int(seconds * TEACHER_RATE)) / TEACHER_RATE
+    return (0.4 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def test_basic_pitch_hears_the_note_of_a_tone():
+    audio = tone(440.0)  # A4, MIDI 69, key 48 from A0
+    y = make_teacher("basic-pitch")(audio)
+    assert y.shape == (len(audio) // 256, TEACHER_SPECS["basic-pitch"].channels)
+    notes = y[20:-20, :88]
+    assert (notes.argmax(axis=1) == 48).mean() > 0.9
+    assert notes[:, 48].mean() > 0.5 and np.delete(notes, 48, axis=1).max() < notes[:, 48].mean()
+    # a fifth higher moves the posterior with it
+    assert np.median(make_teacher("basic-pitch")(tone(659.26))[20:-20, :88].argmax(axis=1)) == 55
+
+
+def test_cqt_and_chroma_teachers():
+    cqt = make_teacher("cqt")(tone(440.0))
+    assert cqt.shape[1] == 144 and abs(cqt.shape[0] - 150) <= 1
+    np.testing.assert_allclose(cqt.mean(axis=0), 0.0, atol=1e-3)  # z-scored per band
+    chroma = make_teacher("chroma")(tone(440.0))
+    assert chroma.shape[1] == 12 and chroma[5:-5].mean(axis=0).argmax() == 9  # pitch class A (C = 0)
+
+
+def test_teacher_targets_are_cached(tmp_path, monkeypatch):
+    wav = tmp_path / "a.wav"
+    wav.write_bytes(b"x")  # only its path, size and mtime key the cache
+    audio = tone(220.0, 1.0)
+    first = teacher_targets([wav], [audio], ["cqt"], tmp_path / "cache")
+    monkeypatch.setattr("booster.teachers.make_teacher", lambda name: pytest.fail("teacher ran again"))
+    again = teacher_targets([wav], [audio], ["cqt"], tmp_path / "cache")
+    np.testing.assert_array_equal(first[0]["cqt"], again[0]["cqt"])
+
+
+def test_crops_carry_teacher_targets_on_the_grid():
+    clips = [np.arange(20_000, dtype=np.float32)]
+    grid = [{"t": np.arange(20_000 // 128 + 1, dtype=np.float32)[:, None]}]
+    crops = RandomCrops(clips, 1024, seed=1, targets=grid, hop=128)
+    for i in range(5):
+        item = crops[i]
+        start = int(item["audio"][0])
+        assert start % 128 == 0 and item["teachers"]["t"].shape == (8, 1)
+        assert item["teachers"]["t"][0, 0] == start // 128
+
+
+def test_pretrain_priors_only_with_teacher_heads(rendered_corpus, micro_ckpt, tmp_path):
+    out = tmp_path / "run"
+    res = CliRunner().invoke(app, ["pretrain", str(rendered_corpus), "--out", str(out), "--init", str(micro_ckpt),
+                                   "--stage1-minutes", "0", "--minutes", "0.15", "--batch-size", "2",
+                                   "--glob", "*/mix.flac", "--teachers", "cqt", "--prior-levels", "top,mid"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "training.json").read_text())
+    assert summary["teachers"] == ["cqt"] and summary["prior_levels"] == ["top", "mid"]
+    assert summary["stage2_steps"] > 0 and summary["stage1_steps"] == 0
+    before, after = load_file(str(micro_ckpt / "model.safetensors")), load_file(str(out / "model.safetensors"))
+    assert set(after) == set(before)  # teacher heads are training-only: not in the booster checkpoint
+    for key in before:
+        if key.startswith("codec.") or key.startswith("priors.fine."):
+            torch.testing.assert_close(after[key], before[key], msg=key)  # untouched
+    assert not torch.equal(after["priors.top.head.weight"], before["priors.top.head.weight"])
+    logged = next((out / "logs" / "stage2").rglob("metrics.csv")).read_text()
+    assert "stage2/top_cqt" in logged and "stage2/mid_cqt" in logged and "stage2/fine_nll" not in logged
+    assert len(list((out / "teacher-cache").glob("*-cqt.npy"))) == summary["clips_used"]
+
+
+def test_pretrain_refuses_unknown_teachers_and_levels(rendered_corpus, micro_ckpt, tmp_path):
+    base = ["pretrain", str(rendered_corpus), "--out", str(tmp_path / "r"), "--init", str(micro_ckpt),
+            "--stage1-minutes", "0", "--minutes", "0.1"]
+    res = CliRunner().invoke(app, base + ["--teachers", "mert"])
+    assert res.exit_code == 2 and "unknown teachers" in res.output
+    res = CliRunner().invoke(app, base + ["--prior-levels", "top,bass"])
+    assert res.exit_code == 2 and "unknown prior levels" in res.output
+    res = CliRunner().invoke(app, ["pretrain", str(rendered_corpus), "--out", str(tmp_path / "r2"),
+                                   "--stage1-minutes", "0", "--minutes", "0.1"])
+    assert res.exit_code == 2 and "--stage1-minutes" in res.output
