@@ -38,11 +38,15 @@ def data_render(
     sample_rate: int = typer.Option(22050, "--sample-rate", help="Sample rate of the rendered audio."),
     start_index: int = typer.Option(1, "--start-index", help="Number of the first track (to extend a corpus)."),
     ensemble: str = typer.Option("", "--ensemble", help="music21 only: one ensemble for all tracks (e.g. piano)."),
+    soundfont: str = typer.Option("", "--soundfont", help="fluidsynth only: 'timgm6mb' (default) or an .sf2 path "
+                                  "(e.g. FluidR3_GM from 'booster data fetch-soundfont')."),
+    effects: bool = typer.Option(False, "--effects/--dry", help="Production effects on the mix (EQ, compression, "
+                                 "reverb...); stems stay dry, so the mix is no longer their sum."),
 ) -> None:
     """Render multi-stem music with perfect labels (stems, MIDI, tags, mixing parameters)."""
     from downstream.data.render import RenderConfig, render_corpus
 
-    cfg = RenderConfig(tracks, seconds, source, synth, seed, sample_rate, start_index, ensemble)
+    cfg = RenderConfig(tracks, seconds, source, synth, seed, sample_rate, start_index, ensemble, soundfont, effects)
     try:
         cfg.validate()
     except ValueError as err:
@@ -91,6 +95,28 @@ def data_fetch_music(
     for pkg, info in manifest["packages"].items():
         table.add_row(pkg, info["version"], str(info["files"]), f"{info['seconds'] / 3600:.2f}", info["licence"])
     Console().print(table)
+
+
+@data_app.command("fetch-soundfont")
+def data_fetch_soundfont(
+    out: Path = typer.Argument(Path("build/soundfonts"), help="Folder to unpack the SoundFont package into."),
+    package: str = typer.Option("fluid-soundfont-gm", "--package", help="Debian SoundFont package."),
+) -> None:
+    """Fetch a General MIDI SoundFont from Debian (apt-get download + dpkg -x, no system install) and
+    print its path for 'booster data render --soundfont'."""
+    from downstream.data.debian_music import RecipeError, obtain
+
+    try:
+        (pkg_dir,) = obtain(out, (package,), say=lambda m: console.print(m, highlight=False), evaluation=True)
+    except RecipeError as err:
+        fail(str(err))
+    fonts = sorted(pkg_dir.rglob("*.sf2")) + sorted(pkg_dir.rglob("*.sf3"))
+    if not fonts:
+        fail(f"{package} holds no SoundFont")
+    if "musescore" in package:
+        console.print(f"{package} is reserved for evaluation: never render pretraining data with it")
+    for f in fonts:
+        Console().print(str(f), highlight=False)
 
 
 @app.command("pretrain")
@@ -156,7 +182,7 @@ def pretrain_cmd(
 
 @app.command("bench")
 def bench_cmd(
-    what: str = typer.Argument("all", help="model | extract | store | separation | all"),
+    what: str = typer.Argument("all", help="model | extract | store | separation | probe | all"),
     model: Path = typer.Option(None, "--model", help="Checkpoint (default: the bundled one)."),
     baseline: Path = typer.Option(None, "--baseline", help="VQ baseline checkpoint (default: bundled)."),
     out: Path = typer.Option(None, "--out", help="Write the figures as JSON here."),
@@ -168,8 +194,8 @@ def bench_cmd(
     from booster.bench_pipeline import bench_extract, bench_store, held_out_mix
     from booster.checkpoint import DEFAULT_CHECKPOINT, CheckpointError
 
-    if what not in ("model", "extract", "store", "separation", "all"):
-        fail(f"unknown benchmark {what!r}; choose model, extract, store, separation or all")
+    if what not in ("model", "extract", "store", "separation", "probe", "all"):
+        fail(f"unknown benchmark {what!r}; choose model, extract, store, separation, probe or all")
     con, report = Console(), {}
     try:
         if what in ("model", "all"):
@@ -209,6 +235,13 @@ def bench_cmd(
             con.print(f"separation (HTDemucs CPU config, {r['audio_seconds']:.0f} s stereo): plain "
                       f"{r['plain_x_realtime']:.1f}x realtime, boosted incl. feature extraction "
                       f"{r['boosted_x_realtime']:.1f}x -> boosted runs at {r['boosted_vs_plain']:.2f}x the plain speed")
+        if what in ("probe", "all"):
+            from downstream.probe import checks_table, probe_checkpoint, report_table
+
+            r = report["probe"] = probe_checkpoint(model or DEFAULT_CHECKPOINT,
+                                                   say=lambda m: console.print(m, highlight=False))
+            con.print(report_table(r, "linear probes (booster probe): booster vs spectrograms and random weights"))
+            con.print(checks_table(r))
     except CheckpointError as err:
         fail(str(err))
     if out:

@@ -1,6 +1,6 @@
 """Write ``MODEL_CARD.md`` for a checkpoint from its ``training.json`` and a ``booster bench model`` report.
 
-    python -m booster.model_card CKPT_DIR REPORT.json [--command "the exact pretrain command"]
+    python -m booster.model_card CKPT_DIR REPORT.json --command "..." --data "..." [--probe PROBE.md]
 """
 
 from __future__ import annotations
@@ -57,7 +57,26 @@ def paired_lines(report: dict) -> list[str]:
     return [*(f"- {line}" for line in paired_sentences(report["paired"])), ""] if "paired" in report else []
 
 
-def render_card(ckpt: Path, training: dict, report: dict, command: str, data_note: str) -> str:
+def teacher_lines(training: dict) -> list[str]:
+    """Every teacher whose targets stage 2 predicted, named with its source."""
+    from booster.teachers import TEACHER_SPECS
+
+    names = training.get("teachers") or []
+    if not names:
+        return ["- Teachers: none (stage 2 is next-token prediction only)."]
+    return [f"- Teachers (stage-2 heads on the last prior layer, weight {training.get('teacher_weight')}; "
+            "targets computed once per training file, never at extraction):",
+            *(f"  - `{n}`: {TEACHER_SPECS[n].source}" for n in names)]
+
+
+def probe_lines(probe_markdown: str | None) -> list[str]:
+    if not probe_markdown:
+        return []
+    return ["## Linear probes (`booster probe`, held-out probe set of renders)", "", probe_markdown.strip(), ""]
+
+
+def render_card(ckpt: Path, training: dict, report: dict, command: str, data_note: str,
+                probe_markdown: str | None = None) -> str:
     cfg = read_config(ckpt)["model"]
     codec, prior = cfg["codec"], cfg["prior"]
     s1, s2 = training.get("final_stage1", {}), training.get("final_stage2", {})
@@ -85,6 +104,7 @@ def render_card(ckpt: Path, training: dict, report: dict, command: str, data_not
         f"stage 2 {training['stage2_steps']} steps; "
         f"batch {training['batch_size']} x {training['crop_seconds']:.2f} s crops.",
         *init_lines(training),
+        *teacher_lines(training),
         f"- Final logged training values: stage-1 loss {s1.get('stage1/loss', float('nan')):.3f}, MSE "
         f"{s1.get('stage1/mse', float('nan')):.4f}, MR-STFT {s1.get('stage1/stft', float('nan')):.3f}; variance "
         + ", ".join(f"{lv} {s1.get(f'stage1/{lv}/variance', float('nan')):.3f}" for lv in codec["levels"])
@@ -122,6 +142,7 @@ def render_card(ckpt: Path, training: dict, report: dict, command: str, data_not
         lines.append(f"| {lv} | {v['nll_nats']:.3f} | {v['unigram_entropy_nats']:.3f} | {v['reduction_pct']:.1f} |")
     lines += [
         "",
+        *probe_lines(probe_markdown),
         "## Limits",
         "- Trained for minutes on two CPU cores on synthetic renders: a small, honest starting point, not a "
         "production codec. Retrain with `booster pretrain` on your own audio for real use.",
@@ -137,11 +158,13 @@ def main() -> None:
     ap.add_argument("report", type=Path)
     ap.add_argument("--command", required=True)
     ap.add_argument("--data", required=True, help="one line describing the training data")
+    ap.add_argument("--probe", type=Path, help="markdown tables of `booster probe --markdown`")
     args = ap.parse_args()
     training = json.loads((args.ckpt / "training.json").read_text())
     report = json.loads(args.report.read_text())
     report = report.get("model", report)  # `booster bench --out` nests it under "model"
-    (args.ckpt / "MODEL_CARD.md").write_text(render_card(args.ckpt, training, report, args.command, args.data))
+    probe = args.probe.read_text() if args.probe else None
+    (args.ckpt / "MODEL_CARD.md").write_text(render_card(args.ckpt, training, report, args.command, args.data, probe))
 
 
 if __name__ == "__main__":

@@ -40,11 +40,11 @@ class RecipeError(RuntimeError):
     """A package cannot be fetched or unpacked; the message names it and the fix."""
 
 
-def check_allowed(package: str) -> None:
-    """Refuse the packages reserved for evaluation."""
+def check_allowed(package: str, evaluation: bool = False) -> None:
+    """Refuse what is not a package name, and (unless ``evaluation``) the packages reserved for evaluation."""
     if not re.fullmatch(r"[a-z0-9][a-z0-9+.-]*", package):
         raise RecipeError(f"{package!r} is not a Debian package name")
-    for pattern in RESERVED_PATTERNS:
+    for pattern in () if evaluation else RESERVED_PATTERNS:
         if fnmatch.fnmatch(package, pattern):
             raise RecipeError(f"{package} is reserved for evaluation (matches {pattern}); it is never used "
                               "for pretraining")
@@ -62,12 +62,15 @@ def _run(cmd: list[str], cwd: Path | None = None) -> str:
 
 
 def obtain(out: str | Path, packages: tuple[str, ...] = PRETRAIN_PACKAGES,
-           say: Callable[[str], None] = print) -> list[Path]:
-    """Download and unpack ``packages`` into ``out/<package>/``; returns the package folders."""
+           say: Callable[[str], None] = print, evaluation: bool = False) -> list[Path]:
+    """Download and unpack ``packages`` into ``out/<package>/``; returns the package folders.
+
+    ``evaluation=True`` lets the reserved packages through (for evaluation sets, e.g. the MuseScore
+    SoundFonts of out-of-domain renders); pretraining data never passes it."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for pkg in packages:
-        check_allowed(pkg)
+        check_allowed(pkg, evaluation)
     dirs = []
     for pkg in packages:
         dest = out / pkg

@@ -26,7 +26,7 @@ import yaml
 from booster.audio import write_audio
 from downstream.data.compose import ENSEMBLES, Score, music21_score, procedural_score, score_to_midi
 from downstream.data.records import MixParams
-from downstream.data.synth import SYNTHS, fluidsynth_available, render_part, soundfont_path
+from downstream.data.synth import SYNTHS, SynthUnavailable, fluidsynth_available, render_part, soundfont_path
 
 SOURCES = ("procedural", "music21")
 # Target stem loudness (dB RMS) per role, and how far from centre each role may pan.
@@ -45,6 +45,8 @@ class RenderConfig:
     sample_rate: int = 22050
     start_index: int = 1
     ensemble: str = ""  # music21 source only: one ensemble for every track (e.g. "piano")
+    soundfont: str = ""  # fluidsynth only: "" / "timgm6mb" (default) or a path to an .sf2 file
+    effects: bool = False  # production effects on the mix (pedalboard); stems stay dry
 
     def validate(self) -> None:
         if self.tracks < 1:
@@ -64,6 +66,12 @@ class RenderConfig:
             ok, why = fluidsynth_available()
             if not ok:
                 raise ValueError(why)
+            try:
+                soundfont_path(self.soundfont)
+            except SynthUnavailable as err:
+                raise ValueError(str(err)) from err
+        elif self.soundfont:
+            raise ValueError("--soundfont needs --synth fluidsynth")
 
 
 def track_seed(seed: int, index: int) -> int:
@@ -128,7 +136,7 @@ def render_track(cfg: RenderConfig, index: int, out_dir: Path) -> dict:
         score = music21_score(rng, cfg.seconds, cfg.ensemble)
     stems = []
     for part in score.parts:
-        audio = render_part(part, cfg.seconds, cfg.sample_rate, cfg.synth, seed).astype(np.float64)
+        audio = render_part(part, cfg.seconds, cfg.sample_rate, cfg.synth, seed, cfg.soundfont).astype(np.float64)
         peak = np.abs(audio).max()
         if peak > 0.99:  # dry stems stay inside full scale as written files must
             audio *= 0.99 / peak
@@ -136,6 +144,11 @@ def render_track(cfg: RenderConfig, index: int, out_dir: Path) -> dict:
         stems.append(np.round(audio * 2**23) / 2**23)
     params = choose_mix(rng, score, stems)
     mix = apply_mix(stems, params)
+    production = None
+    if cfg.effects:  # its own generator: the same seed renders the same score with or without effects
+        from downstream.data.production import apply_production
+
+        mix, production = apply_production(mix, cfg.sample_rate, np.random.default_rng((seed, 1)), MIX_PEAK)
 
     track_id = f"Track{index:05d}"
     tdir = out_dir / track_id
@@ -152,7 +165,7 @@ def render_track(cfg: RenderConfig, index: int, out_dir: Path) -> dict:
             "is_drum": part.is_drum,
             "midi_program_name": part.program_name,
             "midi_saved": True,
-            "plugin_name": "basic-additive" if cfg.synth == "basic" else f"fluidsynth:{soundfont_path().name}",
+            "plugin_name": "basic-additive" if cfg.synth == "basic" else f"fluidsynth:{soundfont_path(cfg.soundfont).name}",
             "program_num": part.program,
             "name": part.name,
             "role": part.role,
@@ -183,6 +196,8 @@ def render_track(cfg: RenderConfig, index: int, out_dir: Path) -> dict:
                    "stems": {sid: {"gain_db": m["gain_db"], "pan": m["pan"]} for sid, m in stem_meta.items()}},
         "stems": stem_meta,
     }
+    if production is not None:
+        meta["production"] = production  # the mix is no longer the sum of the (dry) stems
     (tdir / "metadata.yaml").write_text(yaml.safe_dump(meta, sort_keys=True))
     return {"track": track_id, "stems": len(stems), "notes": sum(len(p.notes) for p in score.parts),
             "tempo": score.tempo, "key": score.key_name, "tags": tags}

@@ -16,7 +16,6 @@ import numpy as np
 
 from downstream.data.compose import Part
 
-DEBIAN_SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 SYNTHS = ("basic", "fluidsynth")
 
 
@@ -114,13 +113,18 @@ def render_basic(part: Part, seconds: float, sr: int, seed: int = 0) -> np.ndarr
     return out[:length].astype(np.float32)
 
 
-def soundfont_path() -> Path:
-    """The General MIDI SoundFont fluidsynth renders with."""
-    if DEBIAN_SOUNDFONT.exists():
-        return DEBIAN_SOUNDFONT
-    import pretty_midi
+def soundfont_path(soundfont: str | Path | None = None) -> Path:
+    """The General MIDI SoundFont fluidsynth renders with: ``None``, ``""`` or ``"timgm6mb"`` give
+    TimGM6mb (shipped inside pretty_midi, so every machine renders the same); anything else is a
+    path to an ``.sf2`` file (e.g. FluidR3_GM fetched by ``booster data fetch-soundfont``)."""
+    if soundfont in (None, "", "timgm6mb"):
+        import pretty_midi
 
-    return Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
+        return Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
+    path = Path(soundfont)
+    if path.suffix.lower() != ".sf2" or not path.is_file():
+        raise SynthUnavailable(f"--soundfont {soundfont}: not an .sf2 file; give a SoundFont path or 'timgm6mb'")
+    return path
 
 
 def fluidsynth_available() -> tuple[bool, str]:
@@ -135,7 +139,8 @@ def fluidsynth_available() -> tuple[bool, str]:
     return True, ""
 
 
-def render_fluidsynth(part: Part, seconds: float, sr: int, seed: int = 0) -> np.ndarray:
+def render_fluidsynth(part: Part, seconds: float, sr: int, seed: int = 0,
+                      soundfont: str | Path | None = None) -> np.ndarray:
     """Mono ``(samples,)`` float32 rendered by FluidSynth; exactly ``seconds * sr`` samples."""
     ok, why = fluidsynth_available()
     if not ok:
@@ -147,15 +152,16 @@ def render_fluidsynth(part: Part, seconds: float, sr: int, seed: int = 0) -> np.
     if not inst.notes:
         return np.zeros(length, dtype=np.float32)
     # pretty_midi returns FluidSynth's int16 samples unscaled
-    audio = inst.fluidsynth(fs=sr, synthesizer=str(soundfont_path())) / 32768.0
+    audio = inst.fluidsynth(fs=sr, synthesizer=str(soundfont_path(soundfont))) / 32768.0
     out = np.zeros(length, dtype=np.float32)
     out[: min(length, len(audio))] = audio[:length]
     return out
 
 
-def render_part(part: Part, seconds: float, sr: int, synth: str, seed: int = 0) -> np.ndarray:
+def render_part(part: Part, seconds: float, sr: int, synth: str, seed: int = 0,
+                soundfont: str | Path | None = None) -> np.ndarray:
     if synth == "basic":
         return render_basic(part, seconds, sr, seed)
     if synth == "fluidsynth":
-        return render_fluidsynth(part, seconds, sr, seed)
+        return render_fluidsynth(part, seconds, sr, seed, soundfont)
     raise ValueError(f"unknown synth {synth!r}; choose one of {', '.join(SYNTHS)}")

@@ -21,6 +21,15 @@ from downstream.inputs import FPS
 from downstream.probe.probe_set import ProbeSet
 
 
+def _split(stacked: np.ndarray, frames: list[int]) -> list[np.ndarray]:
+    """Per-track arrays from frames stacked along axis 0 (read from an ``.npz`` once: indexing the
+    archive again per track would load the whole array each time)."""
+    bounds = np.cumsum([0] + frames)
+    if bounds[-1] != len(stacked):
+        raise ValueError(f"cached features hold {len(stacked)} frames, the probe set {bounds[-1]}")
+    return [stacked[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
 def default_feature_names(booster: Booster) -> list[str]:
     """Every feature of the top and mid levels: what the downstream tasks read (the finest level's
     prior costs most of the extraction time and no task reads it)."""
@@ -41,8 +50,7 @@ def booster_frames(ps: ProbeSet, checkpoint: str | Path, names: list[str] | None
     cached = Path(cache_dir) / f"features-{key}.npz" if cache_dir else None
     if cached is not None and cached.exists():
         with np.load(cached) as z:
-            bounds = np.cumsum([0] + ps.frames)
-            return {n: [z[n][a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)] for n in names}
+            return {n: _split(z[n], ps.frames) for n in names}
     out: dict[str, list[np.ndarray]] = {n: [] for n in names}
     for k in range(0, len(ps.audio), batch_size):
         results = booster.extract_batch(ps.audio[k:k + batch_size], ps.sample_rate, features=names,
@@ -73,10 +81,9 @@ def teacher_frames(ps: ProbeSet, names: list[str], cache_dir: str | Path | None 
     for name in names:
         key = hashlib.sha256(json.dumps([name, ps.config.to_dict(), ps.ids]).encode()).hexdigest()[:20]
         cached = Path(cache_dir) / f"teacher-{name}-{key}.npz" if cache_dir else None
-        bounds = np.cumsum([0] + ps.frames)
         if cached is not None and cached.exists():
             with np.load(cached) as z:
-                out[name] = [z["x"][a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+                out[name] = _split(z["x"], ps.frames)
             continue
         teacher = make_teacher(name)
         frames = []
