@@ -146,6 +146,10 @@ def pretrain_cmd(
     teachers: str = typer.Option("", "--teachers", help="Stage-2 teacher targets, comma-separated: basic-pitch, "
                                  "cqt, chroma (computed once per file and cached)."),
     teacher_weight: float = typer.Option(1.0, "--teacher-weight", help="Weight of each teacher loss."),
+    contrastive_weight: float = typer.Option(0.0, "--contrastive-weight", help="Stage 2: weight of an InfoNCE "
+                                             "loss between two crops of one file (0 = off)."),
+    stage2_crop_seconds: float = typer.Option(0.0, "--stage2-crop-seconds", help="Stage-2 crop length "
+                                              "(default: the stage-1 crop, 0.75 s)."),
     prior_levels: str = typer.Option("", "--prior-levels", help="Priors stage 2 trains, e.g. top,mid "
                                      "(default: all); the others keep their weights."),
     teacher_cache: Path = typer.Option(None, "--teacher-cache", help="Where teacher targets are kept "
@@ -165,7 +169,8 @@ def pretrain_cmd(
                          lr_schedule=lr_schedule, lr_warmup_steps=lr_warmup_steps if lr_warmup_steps >= 0 else None,
                          teachers=tuple(_parse_list(teachers, str, "--teachers")), teacher_weight=teacher_weight,
                          teacher_cache=str(teacher_cache) if teacher_cache else None,
-                         prior_levels=tuple(_parse_list(prior_levels, str, "--prior-levels")))
+                         prior_levels=tuple(_parse_list(prior_levels, str, "--prior-levels")),
+                         contrastive_weight=contrastive_weight, stage2_crop_seconds=stage2_crop_seconds or None)
     try:
         summary = pretrain(audio_dir, out, cfg)
     except (ValueError, TeacherUnavailable) as err:

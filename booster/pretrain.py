@@ -60,6 +60,8 @@ class PretrainConfig:
     teacher_weight: float = 1.0
     teacher_cache: str | None = None  # where teacher targets are kept (default: OUT/teacher-cache)
     prior_levels: tuple[str, ...] = ()  # priors stage 2 trains (default: all); the others keep their weights
+    contrastive_weight: float = 0.0  # stage 2: InfoNCE between two crops of one file (self-supervised)
+    stage2_crop_seconds: float | None = None  # stage-2 crops (default: crop_seconds); longer = more context
 
 
 class RandomCrops(Dataset):
@@ -68,12 +70,15 @@ class RandomCrops(Dataset):
     A resumed run passes ``start`` = crops already seen, so it goes on with new crops instead of
     replaying the sequence from its beginning (the loader itself restarts at index 0).
 
+    With ``pairs``, items ``2j`` and ``2j + 1`` are crops of the same clip (the positives of a
+    contrastive objective; ``start`` and the batch size must then be even).
+
     With ``targets`` (per clip, ``teacher -> (frames, channels)`` on a grid of ``hop`` samples), a crop
     starts on that grid and an item is ``{"audio": (samples,), "teachers": {name: (samples // hop, channels)}}``.
     """
 
     def __init__(self, clips: list[np.ndarray], samples: int, seed: int = 0, length: int = 10**7, start: int = 0,
-                 targets: list[dict[str, np.ndarray]] | None = None, hop: int = 1):
+                 targets: list[dict[str, np.ndarray]] | None = None, hop: int = 1, pairs: bool = False):
         keep = [i for i, c in enumerate(clips) if len(c) > samples]
         self.clips = [clips[i] for i in keep]
         self.targets = [targets[i] for i in keep] if targets is not None else None
@@ -82,13 +87,19 @@ class RandomCrops(Dataset):
         weights = np.array([len(c) for c in self.clips], dtype=np.float64)
         self.p = weights / weights.sum()
         self.samples, self.seed, self.length, self.start, self.hop = samples, seed, length, start, hop
+        self.pairs = pairs
 
     def __len__(self) -> int:
         return self.length
 
     def __getitem__(self, i: int):
-        rng = np.random.default_rng((self.seed, self.start + i))
-        k = rng.choice(len(self.clips), p=self.p)
+        n = self.start + i
+        if self.pairs:  # items 2j and 2j + 1 are two crops of one clip (contrastive positives)
+            k = np.random.default_rng((self.seed, n // 2, 0)).choice(len(self.clips), p=self.p)
+            rng = np.random.default_rng((self.seed, n))
+        else:
+            rng = np.random.default_rng((self.seed, n))
+            k = rng.choice(len(self.clips), p=self.p)
         clip = self.clips[k]
         start = int(rng.integers(0, len(clip) - self.samples))
         if self.targets is None:
@@ -217,6 +228,8 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     if cfg.stage1_minutes is not None and not skip_stage1 and not 0 < cfg.stage1_minutes < cfg.minutes:
         raise ValueError(f"--stage1-minutes must be > 0 (or 0 with --init: priors only) and below --minutes "
                          f"(got {cfg.stage1_minutes} of {cfg.minutes})")
+    if cfg.contrastive_weight > 0 and cfg.batch_size % 2:
+        raise ValueError(f"--contrastive-weight pairs crops in a batch: --batch-size must be even (got {cfg.batch_size})")
     if cfg.teachers:
         from booster.teachers import TEACHER_SPECS
 
@@ -244,6 +257,7 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     clips, failures = load_clips(files, sr, kept)
     hours = sum(len(c) for c in clips) / sr / 3600
     samples = int(cfg.crop_seconds * sr) // fcfg.codec.total_hop * fcfg.codec.total_hop
+    samples2 = int((cfg.stage2_crop_seconds or cfg.crop_seconds) * sr) // fcfg.codec.total_hop * fcfg.codec.total_hop
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "train").mkdir(exist_ok=True)
@@ -251,11 +265,12 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     targets = (teacher_grid(kept, clips, list(cfg.teachers), Path(cfg.teacher_cache or out / "teacher-cache"),
                             sr, top_hop) if cfg.teachers and fcfg.with_priors else None)
 
-    def loader(resume_from: Path | None = None, with_teachers: bool = False) -> DataLoader:
+    def loader(resume_from: Path | None = None, stage2: bool = False) -> DataLoader:
         # crops go on from those the codec has seen (an --init checkpoint's steps, then this run's)
         seen = (offset + (steps_done(resume_from) if resume_from else 0)) * cfg.batch_size
-        crops = RandomCrops(clips, samples, cfg.seed, start=seen, targets=targets if with_teachers else None,
-                            hop=top_hop)
+        crops = RandomCrops(clips, samples2 if stage2 else samples, cfg.seed, start=seen,
+                            targets=targets if stage2 else None, hop=top_hop,
+                            pairs=stage2 and cfg.contrastive_weight > 0)
         return DataLoader(crops, batch_size=cfg.batch_size, shuffle=False)
 
     # without priors (the VQ baseline) stage 1 is the whole run; --stage1-minutes was checked to be > 0
@@ -289,11 +304,11 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
         from booster.teachers import head_specs
 
         s2 = Stage2Module(model, lr=cfg.lr, teachers=head_specs(cfg.teachers), teacher_weight=cfg.teacher_weight,
-                          levels=cfg.prior_levels or None)
+                          levels=cfg.prior_levels or None, contrastive_weight=cfg.contrastive_weight)
         last2 = out / "train" / "stage2-last.ckpt"
         trainer2 = _trainer(out, "stage2", cfg.minutes - stage1_minutes, cfg.checkpoint_every, cfg.lr_schedule,
                             lr_warmup)
-        trainer2.fit(s2, loader(last2, with_teachers=True), ckpt_path=str(last2) if last2.exists() else None)
+        trainer2.fit(s2, loader(last2, stage2=True), ckpt_path=str(last2) if last2.exists() else None)
         trainer2.save_checkpoint(last2)
         steps2 = trainer2.global_step
         stage2_log = {k: float(v) for k, v in trainer2.callback_metrics.items()}
@@ -311,10 +326,12 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
         "wall_minutes_this_run": round((time.time() - t0) / 60, 2),
         "final_stage1": stage1_log, "final_stage2": stage2_log,
         "teachers": list(cfg.teachers), "teacher_weight": cfg.teacher_weight if cfg.teachers else None,
-        "prior_levels": list(cfg.prior_levels or fcfg.levels),
+        "prior_levels": list(cfg.prior_levels or fcfg.codec.levels),
+        "contrastive_weight": cfg.contrastive_weight, "stage2_crop_seconds": samples2 / sr,
     }
     fp = save_checkpoint(model, out, extra={"training": {k: summary[k] for k in (
-        "hours", "config", "quantizer", "stage1_steps", "stage2_steps", "batch_size", "teachers")}})
+        "hours", "config", "quantizer", "stage1_steps", "stage2_steps", "batch_size", "teachers",
+        "contrastive_weight")}})
     summary["fingerprint"] = fp
     (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

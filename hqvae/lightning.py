@@ -122,7 +122,8 @@ class Stage2Module(L.LightningModule):
 
     def __init__(self, model: FoundationModel, lr: float = 1e-3, teachers: list[TeacherHeadSpec] | None = None,
                  teacher_layer: int | None = None, teacher_levels: tuple[str, ...] | None = None,
-                 teacher_weight: float = 1.0, levels: tuple[str, ...] | None = None):
+                 teacher_weight: float = 1.0, levels: tuple[str, ...] | None = None,
+                 contrastive_weight: float = 0.0, contrastive_temperature: float = 0.1):
         super().__init__()
         self.model, self.lr = model, lr
         # the priors trained here (default all); the others keep their weights
@@ -141,6 +142,12 @@ class Stage2Module(L.LightningModule):
         dim = model.config.prior.dim
         self.teacher_heads = nn.ModuleDict({f"{lv}__{t.name}": nn.Linear(dim, t.channels)
                                             for lv in self.teacher_levels for t in self.teachers})
+        # contrastive: the time-pooled states of two crops of one file should match each other and
+        # no other crop in the batch (COLA-style InfoNCE); pairs are consecutive batch items
+        self.contrastive_weight, self.contrastive_temperature = contrastive_weight, contrastive_temperature
+        self.contrastive_heads = nn.ModuleDict(
+            {lv: nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, dim)) for lv in self.teacher_levels}
+            if contrastive_weight > 0 else {})
 
     @staticmethod
     def _drop_codec(checkpoint: dict) -> None:
@@ -174,6 +181,10 @@ class Stage2Module(L.LightningModule):
             loss = loss + nll
             if level not in self.teacher_levels:
                 continue
+            if self.contrastive_weight > 0:
+                c_loss = self.contrastive_loss(self.contrastive_heads[level](states[self.teacher_layer].mean(dim=1)))
+                self.log(f"stage2/{level}_contrastive", c_loss)
+                loss = loss + self.contrastive_weight * c_loss
             for t in self.teachers:
                 y = targets[t.name]  # (batch, top frames, channels) on the top level's grid
                 h = states[self.teacher_layer]
@@ -185,7 +196,15 @@ class Stage2Module(L.LightningModule):
         self.log("stage2/loss", loss, prog_bar=True)
         return loss
 
+    def contrastive_loss(self, z: torch.Tensor) -> torch.Tensor:
+        """InfoNCE over ``z`` ``(batch, dim)`` whose items ``2j`` and ``2j + 1`` come from one file."""
+        z = F.normalize(z, dim=-1)
+        sim = z @ z.T / self.contrastive_temperature
+        sim = sim.masked_fill(torch.eye(len(z), dtype=torch.bool, device=z.device), float("-inf"))
+        partner = torch.arange(len(z), device=z.device) ^ 1
+        return F.cross_entropy(sim, partner)
+
     def configure_optimizers(self):
         params = [p for lv in self.levels for p in self.model.priors[lv].parameters()]
-        params += list(self.teacher_heads.parameters())
+        params += list(self.teacher_heads.parameters()) + list(self.contrastive_heads.parameters())
         return torch.optim.Adam(params, lr=self.lr)

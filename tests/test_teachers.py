@@ -90,3 +90,39 @@ def test_pretrain_refuses_unknown_teachers_and_levels(rendered_corpus, micro_ckp
     res = CliRunner().invoke(app, ["pretrain", str(rendered_corpus), "--out", str(tmp_path / "r2"),
                                    "--stage1-minutes", "0", "--minutes", "0.1"])
     assert res.exit_code == 2 and "--stage1-minutes" in res.output
+
+
+def test_paired_crops_share_a_clip():
+    clips = [np.full(5000, float(k), dtype=np.float32) for k in range(6)]
+    crops = RandomCrops(clips, 512, seed=2, pairs=True)
+    same = [crops[2 * j][0] == crops[2 * j + 1][0] for j in range(20)]
+    assert all(same)
+    assert len({float(crops[2 * j][0]) for j in range(20)}) > 2  # pairs come from different clips
+    ramp = [np.arange(5000, dtype=np.float32)]
+    paired = RandomCrops(ramp, 512, seed=2, pairs=True)
+    assert not torch.equal(paired[0], paired[1])  # two crops, not one crop twice
+
+
+def test_contrastive_stage2(rendered_corpus, micro_ckpt, tmp_path):
+    out = tmp_path / "run"
+    base = ["pretrain", str(rendered_corpus), "--out", str(out), "--init", str(micro_ckpt),
+            "--stage1-minutes", "0", "--minutes", "0.1", "--glob", "*/mix.flac", "--contrastive-weight", "1"]
+    res = CliRunner().invoke(app, base + ["--batch-size", "3"])
+    assert res.exit_code == 2 and "must be even" in res.output
+    res = CliRunner().invoke(app, base + ["--batch-size", "4", "--stage2-crop-seconds", "1.5"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "training.json").read_text())
+    assert summary["contrastive_weight"] == 1.0 and abs(summary["stage2_crop_seconds"] - 1.5) < 0.01
+    logged = next((out / "logs" / "stage2").rglob("metrics.csv")).read_text()
+    assert "stage2/top_contrastive" in logged and "stage2/mid_contrastive" in logged
+
+
+def test_contrastive_loss_prefers_matching_pairs(micro_ckpt):
+    from booster.checkpoint import load_checkpoint
+    from hqvae.lightning import Stage2Module
+
+    module = Stage2Module(load_checkpoint(micro_ckpt), contrastive_weight=1.0)
+    z = torch.randn(4, 16)
+    matched = torch.stack([z[0], z[0], z[1], z[1]])
+    shuffled = torch.stack([z[0], z[1], z[0], z[1]])
+    assert module.contrastive_loss(matched) < module.contrastive_loss(shuffled)
