@@ -5,7 +5,7 @@ BOOSTER := $(VENV)/bin/booster
 STAMP   := $(VENV)/.installed
 DEMO    ?= build/demo
 
-.PHONY: setup demo test test-slow lint bench clean
+.PHONY: setup demo test test-slow lint bench check-hear clean
 
 setup: $(STAMP)
 
@@ -42,6 +42,18 @@ $(VENV)/.bench-installed: $(STAMP)
 
 bench: $(VENV)/.bench-installed
 	$(BOOSTER) bench all
+
+# The official HEAR 2021 validator imports TensorFlow at module level: it gets a venv of its own
+# (not part of `make test`; CI need not run it). hearvalidator asks for the full tensorflow
+# package, so it is installed without dependencies beside tensorflow-cpu.
+HEAR_VENV ?= .venv-hear
+check-hear:
+	@test -x $(HEAR_VENV)/bin/python || python3 -m venv $(HEAR_VENV)
+	$(HEAR_VENV)/bin/python -m pip install -q --upgrade pip
+	$(HEAR_VENV)/bin/python -m pip install -q torch==2.13.0
+	$(HEAR_VENV)/bin/python -m pip install -q -e . tensorflow-cpu
+	$(HEAR_VENV)/bin/python -m pip install -q --no-deps hearvalidator
+	$(HEAR_VENV)/bin/hear-validator booster.hear
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -46,6 +46,16 @@ def bench_extract(audio: np.ndarray, sr: int, model_path=None) -> dict:
     res["clips"] = len(clips)
     res["booster_full_clips_one_by_one"] = clip_seconds / _best_time(lambda: [b.extract(c, sr) for c in clips], 2)
     res["booster_full_clips_batched"] = clip_seconds / _best_time(lambda: b.extract_batch(clips, sr), 2)
+    # the HEAR module on 16 clips of 4 s against extract_batch of the same clips and features
+    from booster import hear
+
+    hm = hear.HearModel(b)
+    clips4 = torch.from_numpy(np.stack([np.resize(audio, int(4 * sr))] * 16).astype(np.float32))
+    if sr != hm.sample_rate:
+        raise ValueError(f"the held-out mix is at {sr} Hz, the model at {hm.sample_rate}")
+    t_batch = _best_time(lambda: b.extract_batch(list(clips4.numpy()), sr, features=hm.features, batch_size=16), 2)
+    t_hear = _best_time(lambda: hear.get_timestamp_embeddings(clips4, hm), 2)
+    res["hear_vs_extract_batch"] = t_batch / t_hear
     try:
         from transformers import EncodecConfig, EncodecModel, HubertConfig, HubertModel
     except ImportError:

@@ -219,6 +219,8 @@ def bench_cmd(
             con.print(f"{r['clips']} clips of 2 s, full features: one by one {r['booster_full_clips_one_by_one']:.1f}x "
                       f"realtime, extract_batch {r['booster_full_clips_batched']:.1f}x -> "
                       f"{r['booster_full_clips_batched'] / r['booster_full_clips_one_by_one']:.2f}x")
+            con.print(f"HEAR module (booster.hear) on 16 clips of 4 s: {r['hear_vs_extract_batch']:.2f}x the speed of "
+                      "extract_batch on the same clips and features")
         if what in ("store", "all"):
             from downstream.data.render import RenderConfig, render_corpus
 
