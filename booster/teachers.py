@@ -120,12 +120,23 @@ TEACHER_SPECS = {
     "cqt": TeacherSpec("cqt", 144, 50.0, "mse", "log spectrogram with 24 bands per octave, 30 Hz-10 kHz "
                        "(madmom), z-scored per band and file: MERT's CQT teacher"),
     "chroma": TeacherSpec("chroma", 12, 10.0, "bce", "madmom deep chroma (Korzeniowski & Widmer 2016)"),
+    "basic-pitch-notes": TeacherSpec("basic-pitch-notes", 176, TEACHER_RATE / BasicPitch.hop_samples, "bce",
+                                     "Basic Pitch's posteriors made hard with its own default thresholds (note "
+                                     "> 0.3, onset > 0.5): 0/1 targets whose loss is all signal (the soft "
+                                     "posteriors' cross-entropy is 94% their own entropy)"),
 }
+#: teachers computed from another teacher's cached targets: name -> (base teacher, transform)
+DERIVED = {"basic-pitch-notes": ("basic-pitch", lambda y: np.concatenate(
+    [(y[:, :88] > 0.3), (y[:, 88:] > 0.5)], axis=1).astype(np.float32))}
 TEACHERS = tuple(TEACHER_SPECS)
 
 
 def make_teacher(name: str) -> Callable[[np.ndarray], np.ndarray]:
     """The teacher's function: mono audio ``(samples,)`` at :data:`TEACHER_RATE` -> ``(frames, channels)``."""
+    if name in DERIVED:
+        base, transform = DERIVED[name]
+        run = make_teacher(base)
+        return lambda audio: transform(run(audio))
     if name == "basic-pitch":
         return BasicPitch()
     if name == "cqt":
@@ -157,7 +168,8 @@ def teacher_targets(files: list[Path], audios: list[np.ndarray], names: list[str
         st = Path(f).stat()
         key = hashlib.sha256(json.dumps([str(Path(f).resolve()), st.st_size, st.st_mtime_ns]).encode()).hexdigest()[:24]
         targets = {}
-        for name in names:
+        bases = [DERIVED[n][0] if n in DERIVED else n for n in names]
+        for name in dict.fromkeys(bases):
             path = cache / f"{key}-{name}.npy"
             if path.exists():
                 targets[name] = np.load(path)
@@ -171,7 +183,11 @@ def teacher_targets(files: list[Path], audios: list[np.ndarray], names: list[str
             np.save(tmp, y)
             tmp.replace(path)
             targets[name] = y
-        out.append(targets)
+        for name in names:
+            if name in DERIVED:
+                base, transform = DERIVED[name]
+                targets[name] = transform(targets[base])
+        out.append({n: targets[n] for n in names})
         if progress:
             progress(1)
     return out

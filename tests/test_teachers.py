@@ -126,3 +126,16 @@ def test_contrastive_loss_prefers_matching_pairs(micro_ckpt):
     matched = torch.stack([z[0], z[0], z[1], z[1]])
     shuffled = torch.stack([z[0], z[1], z[0], z[1]])
     assert module.contrastive_loss(matched) < module.contrastive_loss(shuffled)
+
+
+def test_hard_basic_pitch_targets_come_from_the_cached_posteriors(tmp_path, monkeypatch):
+    wav = tmp_path / "a.wav"
+    wav.write_bytes(b"x")
+    audio = tone(440.0, 2.0)
+    (soft,) = teacher_targets([wav], [audio], ["basic-pitch"], tmp_path / "cache")
+    monkeypatch.setattr("booster.teachers.make_teacher", lambda name: pytest.fail("teacher ran again"))
+    (hard,) = teacher_targets([wav], [audio], ["basic-pitch-notes"], tmp_path / "cache")
+    y = hard["basic-pitch-notes"]
+    assert set(np.unique(y)) <= {0.0, 1.0} and y.shape == soft["basic-pitch"].shape
+    np.testing.assert_array_equal(y[:, :88], soft["basic-pitch"][:, :88] > 0.3)
+    assert y[20:-20, 48].mean() > 0.9 and y[:, :88].sum() < 1.2 * y[:, 48].sum()
