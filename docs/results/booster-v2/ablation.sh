@@ -22,6 +22,7 @@ flags_of() {
     bp-contrastive) echo "--teachers basic-pitch --contrastive-weight 1" ;;
     bp-w10) echo "--teachers basic-pitch --teacher-weight 10" ;;
     bpn-w10) echo "--teachers basic-pitch-notes --teacher-weight 10" ;;
+    bpn-w30) echo "--teachers basic-pitch-notes --teacher-weight 30" ;;
     bpn-contrastive) echo "--teachers basic-pitch-notes --teacher-weight 10 --contrastive-weight 1" ;;
     teachers-w10) echo "--teachers basic-pitch,cqt,chroma --teacher-weight 10" ;;
     *) echo "unknown arm $1" >&2; exit 2 ;;
