@@ -235,3 +235,24 @@ def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int, subtype: 
         subtype = "PCM_24"  # 24-bit keeps the stems-sum-to-mix error far below 1e-4
     sf.write(str(path), data, sample_rate, subtype=subtype)
 
+
+
+def log_spectrogram(audio: np.ndarray, sample_rate: int, kind: str = "mel", fps: float = 50.0) -> np.ndarray:
+    """``(frames, bins)`` float32 log-magnitude spectrogram of mono ``(samples,)`` audio at ``fps``.
+
+    ``mel``: 64 mel bands 30 Hz - 10 kHz; ``semitone``: 24 bands per octave over the same range (every
+    piano key has its own bands). Computed with madmom, as madmom's own models do.
+    """
+    from madmom.audio.filters import MelFilterbank
+    from madmom.audio.signal import Signal
+    from madmom.audio.spectrogram import LogarithmicFilteredSpectrogram
+
+    sig = Signal(np.ascontiguousarray(audio, dtype=np.float32), sample_rate=sample_rate)
+    if kind == "mel":
+        spec = LogarithmicFilteredSpectrogram(sig, frame_size=2048, fps=fps, filterbank=MelFilterbank,
+                                              num_bands=64, fmin=30, fmax=10000)
+    elif kind == "semitone":
+        spec = LogarithmicFilteredSpectrogram(sig, frame_size=2048, fps=fps, num_bands=24, fmin=30, fmax=10000)
+    else:
+        raise ValueError(f"spectrogram kind must be 'mel' or 'semitone', got {kind!r}")
+    return np.asarray(spec, dtype=np.float32)

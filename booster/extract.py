@@ -64,6 +64,11 @@ class Booster:
                 names += [f"{level}.layer{i}" for i in self.model.config.feature_layers]
         return names
 
+    def coarse_feature_names(self) -> list[str]:
+        """Every feature of the two coarsest levels: what the downstream tasks, ``booster probe`` and the
+        HEAR module read (the finest level's prior costs most of the extraction time)."""
+        return [n for n in self.feature_names() if n.split(".")[0] in self.levels[:2]]
+
     def receptive_frames(self) -> int:
         """Past frames a prior layer stack can see: the left context a window needs to match one pass."""
         p = self.model.config.prior

@@ -34,7 +34,7 @@ class HearModel(nn.Module):
         super().__init__()
         self.booster = booster
         self.foundation = booster.model  # registered, so .to() / .parameters() see the weights
-        self.features = features or [n for n in booster.feature_names() if n.split(".")[0] in booster.levels[:2]]
+        self.features = features or booster.coarse_feature_names()
         dims = {f"{lv}.embedding": booster.model.config.codec.latent_dim for lv in booster.levels}
         dim = sum(dims.get(n, booster.model.config.prior.dim) for n in self.features)
         self.sample_rate: int = int(booster.sample_rate)

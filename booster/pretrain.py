@@ -93,21 +93,20 @@ class RandomCrops(Dataset):
         return self.length
 
     def __getitem__(self, i: int):
-        n = self.start + i
+        item = self.start + i
+        rng = np.random.default_rng((self.seed, item))
         if self.pairs:  # items 2j and 2j + 1 are two crops of one clip (contrastive positives)
-            k = np.random.default_rng((self.seed, n // 2, 0)).choice(len(self.clips), p=self.p)
-            rng = np.random.default_rng((self.seed, n))
+            k = np.random.default_rng((self.seed, item // 2, 0)).choice(len(self.clips), p=self.p)
         else:
-            rng = np.random.default_rng((self.seed, n))
             k = rng.choice(len(self.clips), p=self.p)
         clip = self.clips[k]
         start = int(rng.integers(0, len(clip) - self.samples))
         if self.targets is None:
             return torch.from_numpy(clip[start:start + self.samples].copy())
-        start = start // self.hop * self.hop
-        a, n = start // self.hop, self.samples // self.hop
+        a, frames = start // self.hop, self.samples // self.hop
+        start = a * self.hop
         return {"audio": torch.from_numpy(clip[start:start + self.samples].copy()),
-                "teachers": {name: torch.from_numpy(y[a:a + n].copy()) for name, y in self.targets[k].items()}}
+                "teachers": {name: torch.from_numpy(y[a:a + frames].copy()) for name, y in self.targets[k].items()}}
 
 
 def load_clips(files: list[Path], sample_rate: int,
@@ -132,13 +131,10 @@ def teacher_grid(files: list[Path], clips: list[np.ndarray], names: list[str], c
                  hop: int) -> list[dict[str, np.ndarray]]:
     """Teacher targets of every clip on the top level's grid (one frame per ``hop`` samples):
     ``teacher -> (ceil(samples / hop), channels)`` float32, computed once per file and cached."""
-    import soxr
-
     from booster.align import align
-    from booster.teachers import TEACHER_RATE, TEACHER_SPECS, teacher_targets
+    from booster.teachers import TEACHER_SPECS, teacher_targets, to_teacher_rate
 
-    audios = [c if sample_rate == TEACHER_RATE else soxr.resample(c, sample_rate, TEACHER_RATE) for c in clips]
-    raw = teacher_targets(files, audios, names, cache)
+    raw = teacher_targets(files, [to_teacher_rate(c, sample_rate) for c in clips], names, cache)
     grid = []
     for clip, per_file in zip(clips, raw, strict=True):
         n = -(-len(clip) // hop)
@@ -281,11 +277,11 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     done1 = out / "train" / "stage1.done"
     s1 = Stage1Module(model, lr=cfg.lr, warmup_steps=cfg.warmup_steps, step_offset=offset)
     last1 = out / "train" / "stage1-last.ckpt"
-    trainer1 = _trainer(out, "stage1", stage1_minutes, cfg.checkpoint_every, cfg.lr_schedule, lr_warmup)
     if skip_stage1:
         if not done1.exists():
             done1.write_text(json.dumps({"steps": 0, "final": {}, "lr_settings": None, "skipped": True}))
     elif not done1.exists():
+        trainer1 = _trainer(out, "stage1", stage1_minutes, cfg.checkpoint_every, cfg.lr_schedule, lr_warmup)
         trainer1.fit(s1, loader(last1), ckpt_path=str(last1) if last1.exists() else None)
         trainer1.save_checkpoint(last1)
         final1 = {k: float(v) for k, v in trainer1.callback_metrics.items()}

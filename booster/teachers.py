@@ -91,12 +91,17 @@ class BasicPitch:
         return out[: len(audio) // self.hop_samples].astype(np.float32)
 
 
-def _cqt(audio: np.ndarray) -> np.ndarray:
-    from madmom.audio.signal import Signal
-    from madmom.audio.spectrogram import LogarithmicFilteredSpectrogram
+def to_teacher_rate(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Mono ``(samples,)`` audio at :data:`TEACHER_RATE`."""
+    import soxr
 
-    spec = np.asarray(LogarithmicFilteredSpectrogram(Signal(audio.astype(np.float32), sample_rate=TEACHER_RATE),
-                                                     frame_size=2048, fps=50, num_bands=24, fmin=30, fmax=10000))
+    return audio if sample_rate == TEACHER_RATE else soxr.resample(audio, sample_rate, TEACHER_RATE)
+
+
+def _cqt(audio: np.ndarray) -> np.ndarray:
+    from booster.audio import log_spectrogram
+
+    spec = log_spectrogram(audio, TEACHER_RATE, "semitone", fps=50.0)
     return ((spec - spec.mean(axis=0)) / (spec.std(axis=0) + 1e-3)).astype(np.float32)
 
 
@@ -104,10 +109,9 @@ def _chroma(audio: np.ndarray) -> np.ndarray:
     import onnxruntime
     import soxr
     from madmom.audio.chroma import DeepChromaProcessor
-
-    onnxruntime.set_default_logger_severity(3)  # madmom's ONNX graphs warn about output shapes on every call
     from madmom.audio.signal import Signal
 
+    onnxruntime.set_default_logger_severity(3)  # madmom's ONNX graphs warn about output shapes on every call
     # the model was trained on 44.1 kHz input; madmom would resample through ffmpeg, soxr does it here
     audio44 = soxr.resample(audio.astype(np.float32), TEACHER_RATE, 44100)
     return np.asarray(DeepChromaProcessor()(Signal(audio44, sample_rate=44100)), dtype=np.float32)
@@ -164,12 +168,12 @@ def teacher_targets(files: list[Path], audios: list[np.ndarray], names: list[str
     cache.mkdir(parents=True, exist_ok=True)
     teachers: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
     out = []
+    bases = dict.fromkeys(DERIVED[n][0] if n in DERIVED else n for n in names)  # what actually runs
     for f, audio in zip(files, audios, strict=True):
         st = Path(f).stat()
         key = hashlib.sha256(json.dumps([str(Path(f).resolve()), st.st_size, st.st_mtime_ns]).encode()).hexdigest()[:24]
         targets = {}
-        bases = [DERIVED[n][0] if n in DERIVED else n for n in names]
-        for name in dict.fromkeys(bases):
+        for name in bases:
             path = cache / f"{key}-{name}.npy"
             if path.exists():
                 targets[name] = np.load(path)

@@ -24,24 +24,12 @@ log = logging.getLogger(__name__)
 
 
 def spectrogram(audio: np.ndarray, sample_rate: int, kind: str = "mel") -> np.ndarray:
-    """``(frames, bins)`` float32 log-magnitude spectrogram at :data:`FPS` of mono ``(samples,)`` audio.
+    """``(frames, bins)`` float32 log-magnitude spectrogram at :data:`FPS` of mono ``(samples,)`` audio
+    (:func:`booster.audio.log_spectrogram`: 64 mel bands for tagging, 24 bands per octave for
+    transcription)."""
+    from booster.audio import log_spectrogram
 
-    ``mel``: 64 mel bands 30 Hz - 10 kHz (tagging); ``semitone``: 24 bands per octave over the same
-    range (transcription: every piano key has its own bands).
-    """
-    from madmom.audio.filters import MelFilterbank
-    from madmom.audio.signal import Signal
-    from madmom.audio.spectrogram import LogarithmicFilteredSpectrogram
-
-    sig = Signal(np.ascontiguousarray(audio, dtype=np.float32), sample_rate=sample_rate)
-    if kind == "mel":
-        spec = LogarithmicFilteredSpectrogram(sig, frame_size=2048, fps=FPS, filterbank=MelFilterbank,
-                                              num_bands=64, fmin=30, fmax=10000)
-    elif kind == "semitone":
-        spec = LogarithmicFilteredSpectrogram(sig, frame_size=2048, fps=FPS, num_bands=24, fmin=30, fmax=10000)
-    else:
-        raise ValueError(f"spectrogram kind must be 'mel' or 'semitone', got {kind!r}")
-    return np.asarray(spec, dtype=np.float32)
+    return log_spectrogram(audio, sample_rate, kind, FPS)
 
 
 def random_checkpoint(like: str | Path, out: str | Path, seed: int = 0) -> Path:

@@ -185,6 +185,13 @@ def report_table(results: dict, title: str = "linear probes"):
     return table
 
 
+def _check_cells(c: dict) -> tuple[str, ...]:
+    """One target's row: target, ours, reference, difference (or ratio), met."""
+    diff = (f"x{c['ratio']:.2f}" if "ratio" in c
+            else f"{c['diff']:+.3f} (paired {c['paired_mean']:+.3f} ± {c['ci95_half']:.3f})")
+    return c["target"], f"{c['a_value']:.3f}", f"{c['b_value']:.3f}", diff, "yes" if c["met"] else "no"
+
+
 def checks_table(results: dict):
     from rich.table import Table
 
@@ -192,9 +199,7 @@ def checks_table(results: dict):
     for c in ("target", "ours", "reference", "difference", "met"):
         table.add_column(c)
     for c in results["checks"]:
-        diff = (f"x{c['ratio']:.2f}" if "ratio" in c
-                else f"{c['diff']:+.3f} (paired {c['paired_mean']:+.3f} ± {c['ci95_half']:.3f})")
-        table.add_row(c["target"], f"{c['a_value']:.3f}", f"{c['b_value']:.3f}", diff, "yes" if c["met"] else "no")
+        table.add_row(*_check_cells(c))
     return table
 
 
@@ -211,9 +216,5 @@ def write_markdown(results: dict, path: str | Path, title: str) -> None:
                      + " | " + " | ".join(f"{results['frame'][name][t]['f1']:.3f}" for t in FRAME_TASKS) + " |")
     if results["checks"]:
         lines += ["", "| target | ours | reference | difference | met |", "|---|---|---|---|---|"]
-        for c in results["checks"]:
-            diff = (f"x{c['ratio']:.2f}" if "ratio" in c
-                    else f"{c['diff']:+.3f} (paired {c['paired_mean']:+.3f} ± {c['ci95_half']:.3f})")
-            lines.append(f"| {c['target']} | {c['a_value']:.3f} | {c['b_value']:.3f} | {diff} | "
-                         f"{'yes' if c['met'] else 'no'} |")
+        lines += ["| " + " | ".join(_check_cells(c)) + " |" for c in results["checks"]]
     Path(path).write_text("\n".join(lines) + "\n")
