@@ -97,6 +97,80 @@ def data_fetch_music(
     Console().print(table)
 
 
+@data_app.command("tokenize")
+def data_tokenize(
+    out: Path = typer.Argument(..., help="Token corpus folder to write (a rerun goes on from what is done)."),
+    sources: list[str] = typer.Argument(..., help="Audio folders or files; 'FOLDER:GLOB' keeps the files the "
+                                        "glob matches, e.g. 'corpus:*/*/mix.flac' for the mixes of a render; "
+                                        "'@HOURS' at the end takes a random subset of about that many hours."),
+    model: Path = typer.Option(None, "--model", help="Checkpoint whose codec makes the tokens (default: bundled)."),
+    levels: str = typer.Option("top,mid", "--levels", help="Levels to keep (the priors stage 2 will train)."),
+    teachers: str = typer.Option("", "--teachers", help="Teacher targets to add, e.g. basic-pitch-notes."),
+    teacher_cache: Path = typer.Option(None, "--teacher-cache", help="Where teacher targets are cached "
+                                       "(default: OUT/teacher-cache)."),
+    max_hours: float = typer.Option(0.0, "--max-hours", help="Keep a random subset of about this many hours "
+                                    "of each source without its own @HOURS (0 = all)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the --max-hours subset."),
+    threads: int = typer.Option(0, "--threads", help="torch threads (0 = torch's default)."),
+) -> None:
+    """Encode audio into a token corpus for stage 2 (tokens + teacher targets, ~3 MB per hour): what
+    'booster pretrain CORPUS --init CKPT --stage1-minutes 0 [--device cuda]' trains on."""
+    import random
+
+    import soundfile as sf
+    import torch
+
+    from booster.audio import find_audio
+    from booster.checkpoint import CheckpointError
+    from booster.extract import Booster
+    from booster.teachers import TeacherUnavailable
+    from booster.token_corpus import build_token_corpus
+
+    if threads:
+        torch.set_num_threads(threads)
+    files: list[Path] = []
+    for source in sources:
+        hours = max_hours
+        head, at, tail = source.rpartition("@")
+        if at:
+            try:
+                source, hours = head, float(tail)
+            except ValueError:
+                fail(f"{source}: '@{tail}' is not a number of hours (FOLDER[:GLOB][@HOURS])")
+        folder, _, pattern = source.partition(":")
+        if not Path(folder).exists():
+            fail(f"{folder}: not found")
+        found = find_audio(folder, pattern or None)
+        if not found:
+            fail(f"{source}: no audio files found")
+        if hours > 0:
+            random.Random(seed).shuffle(found)
+            chosen, total = [], 0.0
+            for f in found:
+                if total >= hours * 3600:
+                    break
+                try:
+                    total += sf.info(str(f)).duration
+                except RuntimeError:
+                    pass  # an unreadable file is recorded as a failure by the build
+                chosen.append(f)
+            found = sorted(chosen)
+        files += found
+    try:
+        booster = Booster.from_pretrained(model)
+        with Progress(*Progress.get_default_columns(), TimeElapsedColumn(), console=console) as bar:
+            task = bar.add_task("tokenizing", total=len(files))
+            manifest = build_token_corpus(files, out, booster, tuple(_parse_list(levels, str, "--levels")),
+                                          tuple(_parse_list(teachers, str, "--teachers")), teacher_cache,
+                                          progress=lambda f: bar.advance(task))
+    except (ValueError, CheckpointError, TeacherUnavailable) as err:
+        fail(str(err))
+    size = (out / "tokens.npz").stat().st_size
+    console.print(f"{len(manifest['files'])} files, {manifest['hours']:.2f} h -> {out / 'tokens.npz'} "
+                  f"({size / 1e6:.1f} MB, {size / 1e6 / max(manifest['hours'], 1e-9):.1f} MB/h); "
+                  f"{len(manifest['failures'])} failures", highlight=False)
+
+
 @data_app.command("fetch-soundfont")
 def data_fetch_soundfont(
     out: Path = typer.Argument(Path("build/soundfonts"), help="Folder to unpack the SoundFont package into."),
@@ -121,7 +195,8 @@ def data_fetch_soundfont(
 
 @app.command("pretrain")
 def pretrain_cmd(
-    audio_dir: Path = typer.Argument(..., help="Folder of audio (searched recursively) to train on."),
+    audio_dir: Path = typer.Argument(..., help="Folder of audio (searched recursively) to train on, or a token "
+                                     "corpus from 'booster data tokenize' (stage 2 only)."),
     out: Path = typer.Option(..., "--out", help="Checkpoint folder to write (resumes if it holds a run)."),
     config: str = typer.Option("tiny", "--config", help="Model size: tiny | micro."),
     minutes: float = typer.Option(30.0, "--minutes", help="Wall-clock budget for both stages."),
@@ -154,6 +229,9 @@ def pretrain_cmd(
                                      "(default: all); the others keep their weights."),
     teacher_cache: Path = typer.Option(None, "--teacher-cache", help="Where teacher targets are kept "
                                        "(default: OUT/teacher-cache); share it between runs on the same audio."),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda (the checkpoint is saved for CPU either way)."),
+    loader_workers: int = typer.Option(0, "--loader-workers", help="DataLoader worker processes."),
+    checkpoint_every: int = typer.Option(200, "--checkpoint-every", help="Steps between resumable checkpoints."),
 ) -> None:
     """Train stage 1 (HQ-VAE) then stage 2 (sparse transformers) within --minutes; resumable."""
     from booster.pretrain import PretrainConfig, pretrain
@@ -170,7 +248,10 @@ def pretrain_cmd(
                          teachers=tuple(_parse_list(teachers, str, "--teachers")), teacher_weight=teacher_weight,
                          teacher_cache=str(teacher_cache) if teacher_cache else None,
                          prior_levels=tuple(_parse_list(prior_levels, str, "--prior-levels")),
-                         contrastive_weight=contrastive_weight, stage2_crop_seconds=stage2_crop_seconds or None)
+                         contrastive_weight=contrastive_weight, stage2_crop_seconds=stage2_crop_seconds or None,
+                         device=device, loader_workers=loader_workers, checkpoint_every=checkpoint_every)
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        fail(f"--device must be cpu or cuda (got {device!r})")
     try:
         summary = pretrain(audio_dir, out, cfg)
     except (ValueError, TeacherUnavailable) as err:

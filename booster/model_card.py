@@ -69,6 +69,28 @@ def teacher_lines(training: dict) -> list[str]:
             *(f"  - `{n}`: {TEACHER_SPECS[n].source}" for n in names)]
 
 
+def budget_lines(training: dict) -> list[str]:
+    """Where and how long this run trained (a stage-2-only run on a token corpus says so)."""
+    if training.get("token_corpus"):
+        return [f"- This run trained stage 2 only (the top and mid priors: {', '.join(training['prior_levels'])}) "
+                f"for {training['minutes_budget']} min wall clock on {training.get('device_name') or training['device']}, "
+                f"from a token corpus of the codec it started from (`booster data tokenize`); the codec is that "
+                f"checkpoint's, bit for bit. Stage 2: {training['stage2_steps']} steps in all, batch "
+                f"{training['batch_size']} x {training['stage2_crop_seconds']:.2f} s crops."]
+    return [f"- Budget {training['minutes_budget']} min wall clock on 2 CPU cores shared with the VQ baseline run "
+            f"(1 thread each): stage 1 {training.get('stage1_minutes', '?')} min, {training['stage1_steps']} steps; "
+            f"stage 2 {training['stage2_steps']} steps; "
+            f"batch {training['batch_size']} x {training['crop_seconds']:.2f} s crops."]
+
+
+def data_lines(data_list: list[dict] | None) -> list[str]:
+    """The pretraining data as a table: each source's hours, origin and licence."""
+    if not data_list:
+        return []
+    rows = [f"| {d['name']} | {d['hours']:.2f} | {d['origin']} | {d['licence']} |" for d in data_list]
+    return ["## Pretraining data", "", "| source | hours | origin | licence |", "|---|---|---|---|", *rows, ""]
+
+
 def probe_lines(probe_markdown: str | None) -> list[str]:
     if not probe_markdown:
         return []
@@ -76,7 +98,7 @@ def probe_lines(probe_markdown: str | None) -> list[str]:
 
 
 def render_card(ckpt: Path, training: dict, report: dict, command: str, data_note: str,
-                probe_markdown: str | None = None) -> str:
+                probe_markdown: str | None = None, data_list: list[dict] | None = None) -> str:
     cfg = read_config(ckpt)["model"]
     codec, prior = cfg["codec"], cfg["prior"]
     s1, s2 = training.get("final_stage1", {}), training.get("final_stage2", {})
@@ -99,10 +121,7 @@ def render_card(ckpt: Path, training: dict, report: dict, command: str, data_not
         "",
         "## Training",
         f"- Data: {data_note} ({training['hours']:.2f} h of training audio, {training['clips_used']} files).",
-        f"- Budget {training['minutes_budget']} min wall clock on 2 CPU cores shared with the VQ baseline run "
-        f"(1 thread each): stage 1 {training.get('stage1_minutes', '?')} min, {training['stage1_steps']} steps; "
-        f"stage 2 {training['stage2_steps']} steps; "
-        f"batch {training['batch_size']} x {training['crop_seconds']:.2f} s crops.",
+        *budget_lines(training),
         *init_lines(training),
         *teacher_lines(training),
         f"- Final logged training values: stage-1 loss {s1.get('stage1/loss', float('nan')):.3f}, MSE "
@@ -142,6 +161,7 @@ def render_card(ckpt: Path, training: dict, report: dict, command: str, data_not
         lines.append(f"| {lv} | {v['nll_nats']:.3f} | {v['unigram_entropy_nats']:.3f} | {v['reduction_pct']:.1f} |")
     lines += [
         "",
+        *data_lines(data_list),
         *probe_lines(probe_markdown),
         "## Limits",
         "- Trained for minutes on two CPU cores on synthetic renders: a small, honest starting point, not a "
@@ -159,12 +179,15 @@ def main() -> None:
     ap.add_argument("--command", required=True)
     ap.add_argument("--data", required=True, help="one line describing the training data")
     ap.add_argument("--probe", type=Path, help="markdown tables of `booster probe --markdown`")
+    ap.add_argument("--data-list", type=Path, help="JSON list of {name, hours, origin, licence}: the data table")
     args = ap.parse_args()
     training = json.loads((args.ckpt / "training.json").read_text())
     report = json.loads(args.report.read_text())
     report = report.get("model", report)  # `booster bench --out` nests it under "model"
     probe = args.probe.read_text() if args.probe else None
-    (args.ckpt / "MODEL_CARD.md").write_text(render_card(args.ckpt, training, report, args.command, args.data, probe))
+    data_list = json.loads(args.data_list.read_text()) if args.data_list else None
+    (args.ckpt / "MODEL_CARD.md").write_text(render_card(args.ckpt, training, report, args.command, args.data, probe,
+                                                         data_list))
 
 
 if __name__ == "__main__":

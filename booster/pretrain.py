@@ -12,6 +12,11 @@ spent. To train a finished run on, delete ``train/stage1.done`` and rerun with a
 ``--stage1-minutes`` (and ``--minutes``): stage 1 goes on from its checkpoint, then stage 2 goes on
 training its priors (its checkpoint holds no codec) on the new codec's tokens.
 
+Given a token corpus (``booster data tokenize``) instead of audio, stage 2 trains on its tokens and
+teacher targets: no audio, no codec pass and no teacher run, so the corpus travels to a GPU machine
+(``--device cuda``). The corpus names its codec; ``--init`` must be a checkpoint with that codec, and
+stage 1 is skipped (``--stage1-minutes 0``).
+
 ``--init CKPT_DIR`` starts a new run from a finished checkpoint's weights (the bundled model, or a run
 whose Lightning state is gone): its config is used, its stage-1 step count carries the Gumbel
 temperature and the crop sequence on, and the optimizers start afresh. ``--lr-schedule cosine``
@@ -62,6 +67,8 @@ class PretrainConfig:
     prior_levels: tuple[str, ...] = ()  # priors stage 2 trains (default: all); the others keep their weights
     contrastive_weight: float = 0.0  # stage 2: InfoNCE between two crops of one file (self-supervised)
     stage2_crop_seconds: float | None = None  # stage-2 crops (default: crop_seconds); longer = more context
+    device: str = "cpu"  # "cuda": train on a GPU (float32, TF32 matmuls); the checkpoint is saved for CPU
+    loader_workers: int = 0  # DataLoader worker processes (token corpora on a GPU keep the GPU fed with a few)
 
 
 class RandomCrops(Dataset):
@@ -143,6 +150,28 @@ def teacher_grid(files: list[Path], clips: list[np.ndarray], names: list[str], c
     return grid
 
 
+def _token_corpus(path: Path, cfg: PretrainConfig):
+    """The token corpus at ``path`` (checked against ``cfg``), or None when ``path`` holds audio."""
+    if not (path / "manifest.json").exists() or not (path / "tokens.npz").exists():
+        return None
+    from booster.token_corpus import TokenCorpus
+
+    corpus = TokenCorpus.load(path)
+    if not cfg.init or cfg.stage1_minutes != 0:
+        raise ValueError(f"{path} is a token corpus: it trains stage 2 only; pass --init with a checkpoint of its "
+                         f"codec and --stage1-minutes 0")
+    missing = [t for t in cfg.teachers if t not in corpus.manifest["teachers"]]
+    if missing:
+        raise ValueError(f"{path}: the token corpus has no targets of teachers {missing} (it has "
+                         f"{sorted(corpus.manifest['teachers'])}); re-tokenize with --teachers")
+    extra = [lv for lv in cfg.prior_levels if lv not in corpus.manifest["levels"]]
+    if extra:
+        raise ValueError(f"{path}: the token corpus holds levels {corpus.manifest['levels']}, not {extra}")
+    if cfg.glob:
+        raise ValueError(f"{path} is a token corpus: --glob selects audio files and does not apply")
+    return corpus
+
+
 def steps_done(checkpoint: Path) -> int:
     """Optimizer steps recorded in a Lightning checkpoint; 0 when there is none."""
     if not checkpoint.exists():
@@ -192,7 +221,7 @@ def initial_model(cfg: PretrainConfig) -> tuple[FoundationModel, dict]:
 
 
 def _trainer(out: Path, stage: str, max_minutes: float, every: int, lr_schedule: str = "constant",
-             lr_warmup_steps: int = 0):
+             lr_warmup_steps: int = 0, device: str = "cpu"):
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
@@ -203,7 +232,8 @@ def _trainer(out: Path, stage: str, max_minutes: float, every: int, lr_schedule:
     last = ModelCheckpoint(dirpath=out / "train", filename=f"{stage}-last", every_n_train_steps=every,
                            save_top_k=1, monitor="step", mode="max", enable_version_counter=False)
     callbacks = [last] + ([WallClockCosineLR(lr_warmup_steps)] if lr_schedule == "cosine" else [])
-    return L.Trainer(max_time=timedelta(minutes=max_minutes), accelerator="cpu", devices=1,
+    accelerator = "gpu" if device.startswith("cuda") else "cpu"
+    return L.Trainer(max_time=timedelta(minutes=max_minutes), accelerator=accelerator, devices=1,
                      logger=CSVLogger(out / "logs", name=stage), callbacks=callbacks,
                      enable_checkpointing=True, log_every_n_steps=10, gradient_clip_val=1.0,
                      enable_model_summary=False, num_sanity_val_steps=0, max_epochs=-1)
@@ -232,9 +262,14 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
         unknown = [t for t in cfg.teachers if t not in TEACHER_SPECS]
         if unknown:
             raise ValueError(f"unknown teachers {unknown}; choose from {', '.join(TEACHER_SPECS)}")
-    files = find_audio(audio_dir, cfg.glob)
-    if not files:
+    corpus = _token_corpus(audio_dir, cfg)
+    files = [] if corpus else find_audio(audio_dir, cfg.glob)
+    if not corpus and not files:
         raise ValueError(f"{audio_dir}: no audio files found" + (f" matching {cfg.glob!r}" if cfg.glob else ""))
+    if cfg.device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda: no CUDA device is visible to torch; train with --device cpu")
+        torch.backends.cuda.matmul.allow_tf32 = True
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -250,8 +285,12 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     sr = fcfg.codec.sample_rate
     t0 = time.time()
     kept: list[Path] = []
-    clips, failures = load_clips(files, sr, kept)
-    hours = sum(len(c) for c in clips) / sr / 3600
+    if corpus:
+        corpus.check_codec(model)
+        clips, failures, hours = [], list(corpus.manifest["failures"]), corpus.manifest["hours"]
+    else:
+        clips, failures = load_clips(files, sr, kept)
+        hours = sum(len(c) for c in clips) / sr / 3600
     samples = int(cfg.crop_seconds * sr) // fcfg.codec.total_hop * fcfg.codec.total_hop
     samples2 = int((cfg.stage2_crop_seconds or cfg.crop_seconds) * sr) // fcfg.codec.total_hop * fcfg.codec.total_hop
 
@@ -259,11 +298,18 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     (out / "train").mkdir(exist_ok=True)
     top_hop = fcfg.codec.hops[fcfg.codec.levels[0]]
     targets = (teacher_grid(kept, clips, list(cfg.teachers), Path(cfg.teacher_cache or out / "teacher-cache"),
-                            sr, top_hop) if cfg.teachers and fcfg.with_priors else None)
+                            sr, top_hop) if cfg.teachers and fcfg.with_priors and not corpus else None)
 
     def loader(resume_from: Path | None = None, stage2: bool = False) -> DataLoader:
         # crops go on from those the codec has seen (an --init checkpoint's steps, then this run's)
         seen = (offset + (steps_done(resume_from) if resume_from else 0)) * cfg.batch_size
+        if corpus:
+            from booster.token_corpus import TokenCrops
+
+            crops = TokenCrops(corpus, samples2 // top_hop, cfg.seed, start=seen,
+                               pairs=cfg.contrastive_weight > 0)
+            return DataLoader(crops, batch_size=cfg.batch_size, shuffle=False, num_workers=cfg.loader_workers,
+                              persistent_workers=cfg.loader_workers > 0)
         crops = RandomCrops(clips, samples2 if stage2 else samples, cfg.seed, start=seen,
                             targets=targets if stage2 else None, hop=top_hop,
                             pairs=stage2 and cfg.contrastive_weight > 0)
@@ -299,18 +345,22 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     if fcfg.with_priors:
         from booster.teachers import head_specs
 
+        levels = cfg.prior_levels or (tuple(corpus.manifest["levels"]) if corpus else None)
         s2 = Stage2Module(model, lr=cfg.lr, teachers=head_specs(cfg.teachers), teacher_weight=cfg.teacher_weight,
-                          levels=cfg.prior_levels or None, contrastive_weight=cfg.contrastive_weight)
+                          levels=levels, contrastive_weight=cfg.contrastive_weight)
         last2 = out / "train" / "stage2-last.ckpt"
         trainer2 = _trainer(out, "stage2", cfg.minutes - stage1_minutes, cfg.checkpoint_every, cfg.lr_schedule,
-                            lr_warmup)
+                            lr_warmup, cfg.device)
         trainer2.fit(s2, loader(last2, stage2=True), ckpt_path=str(last2) if last2.exists() else None)
         trainer2.save_checkpoint(last2)
         steps2 = trainer2.global_step
+        model.cpu()
         stage2_log = {k: float(v) for k, v in trainer2.callback_metrics.items()}
 
     summary = {
-        "audio_dir": str(audio_dir), "glob": cfg.glob, "files": len(files), "clips_used": len(clips), "hours": round(hours, 3),
+        "audio_dir": str(audio_dir), "glob": cfg.glob, "files": len(corpus.tokens) if corpus else len(files),
+        "clips_used": len(corpus.tokens) if corpus else len(clips), "token_corpus": bool(corpus), "device": cfg.device,
+        "device_name": torch.cuda.get_device_name() if cfg.device.startswith("cuda") else None, "hours": round(hours, 3),
         "load_failures": failures, "config": cfg.config, "quantizer": fcfg.codec.quantizer,
         # the LR settings of this invocation; stage 1 may have run under another one's (resumed runs)
         **start, "lr": cfg.lr, "lr_schedule": cfg.lr_schedule, "lr_warmup_steps": lr_warmup,
@@ -322,7 +372,7 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
         "wall_minutes_this_run": round((time.time() - t0) / 60, 2),
         "final_stage1": stage1_log, "final_stage2": stage2_log,
         "teachers": list(cfg.teachers), "teacher_weight": cfg.teacher_weight if cfg.teachers else None,
-        "prior_levels": list(cfg.prior_levels or fcfg.codec.levels),
+        "prior_levels": list(s2.levels if fcfg.with_priors else ()),
         "contrastive_weight": cfg.contrastive_weight, "stage2_crop_seconds": samples2 / sr,
     }
     fp = save_checkpoint(model, out, extra={"training": {k: summary[k] for k in (

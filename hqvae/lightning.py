@@ -165,10 +165,17 @@ class Stage2Module(L.LightningModule):
             raise ValueError(f"stage-2 checkpoint lacks prior weights {missing[:3]}...; delete it to train stage 2 afresh")
 
     def training_step(self, batch, batch_idx):
-        audio, targets = (batch, {}) if torch.is_tensor(batch) else (batch["audio"], batch["teachers"])
-        self.model.codec.eval()
-        with torch.no_grad():
-            tokens = self.model.codec.encode(audio)
+        """``batch``: audio ``(batch, samples)``; or ``{"audio": ..., "teachers": ...}``; or, from a token
+        corpus, ``{"tokens": {level: (batch, frames)}, "teachers": ...}`` (no codec pass)."""
+        if torch.is_tensor(batch):
+            batch = {"audio": batch}
+        targets = batch.get("teachers", {})
+        if "tokens" in batch:
+            tokens = batch["tokens"]
+        else:
+            self.model.codec.eval()
+            with torch.no_grad():
+                tokens = self.model.codec.encode(batch["audio"])
         levels = self.model.levels
         loss = 0.0
         for i, level in enumerate(levels):
@@ -186,15 +193,26 @@ class Stage2Module(L.LightningModule):
                 self.log(f"stage2/{level}_contrastive", c_loss)
                 loss = loss + self.contrastive_weight * c_loss
             for t in self.teachers:
-                y = targets[t.name]  # (batch, top frames, channels) on the top level's grid
-                h = states[self.teacher_layer]
-                y = y.repeat_interleave(h.shape[1] // y.shape[1], dim=1)[:, : h.shape[1]]
-                pred = self.teacher_heads[f"{level}__{t.name}"](h[:, : y.shape[1]])
+                pred, y = self.teacher_prediction(level, t.name, states, targets[t.name])
                 t_loss = (F.binary_cross_entropy_with_logits(pred, y) if t.loss == "bce" else F.mse_loss(pred, y))
                 self.log(f"stage2/{level}_{t.name}", t_loss)
                 loss = loss + self.teacher_weight * t_loss
         self.log("stage2/loss", loss, prog_bar=True)
         return loss
+
+    def teacher_prediction(self, level: str, teacher: str, states: list[torch.Tensor],
+                           targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The head's prediction for each frame of this level and the matching targets, both
+        ``(batch, frames - 1, channels)``.
+
+        ``states`` come from the next-token pass, where position ``t`` has seen tokens ``< t``; so frame
+        ``t`` is predicted from position ``t + 1``, which has seen tokens ``<= t``: what extraction's
+        feature at frame ``t`` has seen. (Reading position ``t`` asked the head to guess a frame's
+        pitch without its own token.) ``targets``: ``(batch, top frames, channels)`` on the top grid.
+        """
+        h = states[self.teacher_layer][:, 1:]
+        y = targets.repeat_interleave(states[0].shape[1] // targets.shape[1], dim=1)[:, : h.shape[1]]
+        return self.teacher_heads[f"{level}__{teacher}"](h[:, : y.shape[1]]), y
 
     def contrastive_loss(self, z: torch.Tensor) -> torch.Tensor:
         """InfoNCE over ``z`` ``(batch, dim)`` whose items ``2j`` and ``2j + 1`` come from one file."""

@@ -88,3 +88,16 @@ def test_soundfont_option_is_validated(tmp_path):
     (tmp_path / "x.txt").write_text("x")
     with pytest.raises(ValueError, match="not an .sf2 file"):
         RenderConfig(1, 2.0, synth="fluidsynth", soundfont=str(tmp_path / "x.txt")).validate()
+
+
+def test_licence_is_read_from_old_free_text_copyright_files():
+    from downstream.data.debian_music import licence_from_prose
+
+    gpl = ("This package was debianized by someone.\nThis program is free software; you can redistribute it and/or\n"
+           "modify it under the terms of the GNU General Public License\nas published by the Free Software Foundation;"
+           " either version 2\nof the License, or (at your option) any later version.\n")
+    assert licence_from_prose(gpl) == "GPL-2+"
+    cc = ("License\n THE WORK IS PROVIDED UNDER THE TERMS OF THIS CREATIVE COMMONS PUBLIC LICENSE.\n"
+          " elements of this License: Attribution, ShareAlike.\n (e.g., Attribution-ShareAlike 3.0 US)\n")
+    assert licence_from_prose(cc) == "CC-BY-SA-3.0"
+    assert licence_from_prose("Copyright 2001 Someone. All rights reserved.") == "Copyright 2001 Someone. All rights reserved."

@@ -100,7 +100,27 @@ def licence_of(pkg_dir: Path, package: str) -> str:
         return "unknown (no copyright file)"
     text = copyright_file.read_text(errors="replace")
     names = sorted({m.strip() for m in re.findall(r"^License:\s*(.+)$", text, flags=re.M)})
-    return ", ".join(names) if names else " ".join(text.split()[:30])
+    return ", ".join(names) if names else licence_from_prose(text)
+
+
+def licence_from_prose(text: str) -> str:
+    """Licence names read from an old, free-text copyright file (no ``License:`` fields): the GPL and
+    Creative Commons wordings Debian's packages use; else the file's first words, to be read by a person."""
+    flat = " ".join(text.split())
+    found = []
+    gpl = re.search(r"GNU (Lesser )?General Public License.{0,200}?version (\d)", flat, flags=re.I)
+    if gpl:
+        later = re.search(r"any later version", flat, flags=re.I) is not None
+        found.append(f"{'LGPL' if gpl.group(1) else 'GPL'}-{gpl.group(2)}{'+' if later else ''}")
+    cc = re.search(r"Creative Commons", flat, flags=re.I)
+    if cc:
+        elements = re.search(r"License: ((?:Attribution|ShareAlike|NonCommercial|NoDerivs)(?:, (?:Attribution|"
+                             r"ShareAlike|NonCommercial|NoDerivs))*)", flat)
+        version = re.search(r"(?:ShareAlike|Attribution|NonCommercial|NoDerivs)[- ](\d\.\d)", flat)
+        short = {"Attribution": "BY", "ShareAlike": "SA", "NonCommercial": "NC", "NoDerivs": "ND"}
+        parts = [short[e] for e in elements.group(1).split(", ")] if elements else []
+        found.append("CC-" + "-".join(parts or ["?"]) + (f"-{version.group(1)}" if version else ""))
+    return ", ".join(found) if found else " ".join(text.split()[:30])
 
 
 def extract_archives(pkg_dir: Path) -> list[Path]:

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Booster v2 token corpus: a random subset of the v2 data (scripts/booster_v2_data.sh) as the bundled
+# codec's top + mid tokens with hard Basic Pitch targets (basic-pitch-notes), small enough (about
+# 3 MB per hour) to travel to a GPU machine for stage 2 (scripts/gpu_stage2.sh).
+# Teachers run here, once per file, cached in OUT/teacher-cache; renderer labels are never read.
+#   OUT=build/v2 MUSIC_HOURS=4 RENDER_HOURS=1.1 bash scripts/booster_v2_tokens.sh [part]
+# With a part (music | renders), only that part's files are encoded (parts may run side by side);
+# without, every part is encoded (what is done is reused) and the corpus OUT/tokens is assembled.
+set -euo pipefail
+OUT=${OUT:-build/v2}
+MUSIC_HOURS=${MUSIC_HOURS:-4}
+RENDER_HOURS=${RENDER_HOURS:-1.1}  # per render group (six groups)
+THREADS=${THREADS:-1}
+music=("$OUT/music/audio@$MUSIC_HOURS")
+renders=()
+for group in procedural-fluidr3-fx procedural-timgm-fx music21-fluidr3-fx music21-timgm procedural-basic-fx music21-basic; do
+  renders+=("$OUT/renders/$group:*/mix.flac@$RENDER_HOURS")
+done
+tokenize() {
+  booster data tokenize "$OUT/tokens" "$@" --teachers basic-pitch-notes --teacher-cache "$OUT/teacher-cache" \
+    --threads "$THREADS" --seed 0
+}
+case "${1:-all}" in
+  music) tokenize "${music[@]}" ;;
+  renders) tokenize "${renders[@]}" ;;
+  all) tokenize "${music[@]}" "${renders[@]}" ;;
+  *) echo "unknown part $1 (music | renders)" >&2; exit 2 ;;
+esac

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Booster v2 stage 2 at GPU scale: several arms trained side by side on one GPU from a token corpus
+# (booster data tokenize), each starting from the bundled checkpoint and keeping its codec.
+# Run from the repository root on the GPU machine (the device tool), with the corpus in gpu_data/tokens
+# and the wheels of the packages that machine lacks in .whl (see docs/results/booster-v2/README.md):
+#   MINUTES=7 OUT=/some/dir bash scripts/gpu_stage2.sh
+# Each arm leaves OUT/ARM.tar (its checkpoint folder and logs) and OUT/ARM.log.
+# DEVICE=cpu runs the same recipe here (a smoke test; the arms then share two cores).
+set -euo pipefail
+MINUTES=${MINUTES:-7}
+DEVICE=${DEVICE:-cuda}
+CORPUS=${CORPUS:-gpu_data/tokens}
+BATCH=${BATCH:-32}
+CROP=${CROP:-6}
+WORKERS=${WORKERS:-3}
+ARMS=${ARMS:-"ntp bpn-w10 bpn-w10-con bpn-w30-con"}
+OUT=${OUT:?set OUT}
+RUNS=${RUNS:-/tmp/gpu-runs}
+PYTHON=${PYTHON:-python3}
+if [ "${INSTALL_WHEELS:-1}" = 1 ] && ls .whl/*.whl > /dev/null 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+  export PYTHONPATH=/tmp/site:$PWD
+else
+  export PYTHONPATH=$PWD
+fi
+command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+"$PYTHON" -c "import torch, lightning; print('torch', torch.__version__, 'lightning', lightning.__version__, 'cuda', torch.cuda.is_available())"
+flags_of() {
+  case "$1" in
+    ntp) echo "" ;;
+    bpn-w10) echo "--teachers basic-pitch-notes --teacher-weight 10" ;;
+    bpn-w30) echo "--teachers basic-pitch-notes --teacher-weight 30" ;;
+    bpn-w10-con) echo "--teachers basic-pitch-notes --teacher-weight 10 --contrastive-weight 1" ;;
+    bpn-w30-con) echo "--teachers basic-pitch-notes --teacher-weight 30 --contrastive-weight 1" ;;
+    *) echo "unknown arm $1" >&2; exit 2 ;;
+  esac
+}
+mkdir -p "$OUT" "$RUNS"
+pids=()
+for arm in $ARMS; do
+  # shellcheck disable=SC2046
+  "$PYTHON" -m booster.cli pretrain "$CORPUS" --out "$RUNS/$arm" --init booster/weights/default --stage1-minutes 0 \
+    --minutes "$MINUTES" --device "$DEVICE" --batch-size "$BATCH" --stage2-crop-seconds "$CROP" \
+    --lr 1e-3 --lr-schedule cosine --lr-warmup-steps 200 --loader-workers "$WORKERS" --checkpoint-every 1000 \
+    $(flags_of "$arm") > "$OUT/$arm.log" 2>&1 &
+  pids+=($!)
+done
+status=0
+for p in "${pids[@]}"; do wait "$p" || status=1; done
+for arm in $ARMS; do
+  [ -f "$RUNS/$arm/model.safetensors" ] || { echo "$arm: no checkpoint"; continue; }
+  tar -C "$RUNS" -cf "$OUT/$arm.tar" "$arm/config.json" "$arm/model.safetensors" "$arm/training.json" "$arm/logs"
+done
+command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,memory.used --format=csv,noheader
+exit $status

@@ -1,0 +1,157 @@
+"""Token corpora (``booster data tokenize``) and stage 2 trained on them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from booster.cli import app
+from booster.extract import Booster
+from booster.token_corpus import TokenCorpus, TokenCrops, codec_fingerprint
+
+
+@pytest.fixture(scope="module")
+def token_corpus(rendered_corpus, micro_ckpt, tmp_path_factory):
+    out = tmp_path_factory.mktemp("tokens") / "corpus"
+    res = CliRunner().invoke(app, ["data", "tokenize", str(out), f"{rendered_corpus}:*/mix.flac",
+                                   "--model", str(micro_ckpt), "--teachers", "cqt"])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_corpus_holds_the_tokens_extraction_gives(token_corpus, rendered_corpus, micro_ckpt):
+    corpus = TokenCorpus.load(token_corpus)
+    files = sorted(rendered_corpus.glob("*/mix.flac"))
+    assert [f["path"] for f in corpus.manifest["files"]] == [str(f) for f in files]
+    assert corpus.manifest["levels"] == ["top", "mid"]
+    assert sum(f["seconds"] for f in corpus.manifest["files"]) == pytest.approx(5 * 6, abs=0.1)
+    booster = Booster.from_pretrained(micro_ckpt)
+    from booster.audio import load_audio
+
+    audio, _ = load_audio(files[1], booster.sample_rate, mono=True)
+    expected = booster.extract(audio, booster.sample_rate, features=[]).tokens
+    for level in ("top", "mid"):
+        np.testing.assert_array_equal(corpus.tokens[1][level], expected[level].numpy())
+    cqt = corpus.teachers[1]["cqt"]
+    assert cqt.dtype == np.float16 and cqt.shape[1] == 144 and abs(len(cqt) - 6 * 50) <= 1
+    assert corpus.manifest["codec_fingerprint"] == codec_fingerprint(booster.model)
+
+
+def test_hard_targets_are_bit_packed_and_come_back_exact(rendered_corpus, micro_ckpt, tmp_path, monkeypatch):
+    from booster import teachers
+
+    rng = np.random.default_rng(0)
+    made = {}
+
+    def fake(name):
+        def run(audio):
+            y = (rng.random((len(audio) // 256, 176)) > 0.9).astype(np.float32)
+            made[len(made)] = y
+            return y
+        return run
+
+    monkeypatch.setattr(teachers, "make_teacher", fake)
+    from booster.token_corpus import build_token_corpus
+
+    files = sorted(rendered_corpus.glob("*/mix.flac"))[:2]
+    build_token_corpus(files, tmp_path / "c", Booster.from_pretrained(micro_ckpt), teachers=("basic-pitch",))
+    corpus = TokenCorpus.load(tmp_path / "c")
+    assert corpus.manifest["teachers"]["basic-pitch"]["hard"]
+    for i in range(2):
+        np.testing.assert_array_equal(corpus.teachers[i]["basic-pitch"], made[i])
+
+
+def test_a_rerun_reuses_finished_files(token_corpus, rendered_corpus, micro_ckpt, monkeypatch):
+    monkeypatch.setattr(Booster, "extract", lambda *a, **k: pytest.fail("a finished file was encoded again"))
+    from booster.token_corpus import build_token_corpus
+
+    files = sorted(rendered_corpus.glob("*/mix.flac"))
+    manifest = build_token_corpus(files, token_corpus, Booster.from_pretrained(micro_ckpt), teachers=("cqt",))
+    assert len(manifest["files"]) == len(files)
+
+
+def test_crops_line_levels_and_teachers_up(token_corpus):
+    corpus = TokenCorpus.load(token_corpus)
+    crops = TokenCrops(corpus, frames=40, seed=2)
+    ratio = corpus.manifest["hops"]["top"] // corpus.manifest["hops"]["mid"]
+    for i in range(6):
+        item = crops[i]
+        assert item["tokens"]["top"].shape == (40,) and item["tokens"]["mid"].shape == (40 * ratio,)
+        assert item["teachers"]["cqt"].shape == (40, 144) and item["teachers"]["cqt"].dtype == torch.float32
+        k, a = crops.locate(i)
+        np.testing.assert_array_equal(item["tokens"]["top"].numpy(), crops.tokens[k]["top"][a:a + 40])
+        np.testing.assert_array_equal(item["tokens"]["mid"].numpy(), crops.tokens[k]["mid"][a * ratio:(a + 40) * ratio])
+        # the cqt frame (50 fps) nearest to the centre of top frame a
+        centre = (a + 0.5) / crops.rate
+        np.testing.assert_array_equal(item["teachers"]["cqt"][0].numpy(),
+                                      crops.teachers[k]["cqt"][int(centre * 50)].astype(np.float32))
+    paired = TokenCrops(corpus, frames=40, seed=2, pairs=True)
+    assert all(paired.locate(2 * j)[0] == paired.locate(2 * j + 1)[0] for j in range(8))
+
+
+def test_pretrain_on_a_token_corpus(token_corpus, micro_ckpt, tmp_path):
+    out = tmp_path / "run"
+    res = CliRunner().invoke(app, ["pretrain", str(token_corpus), "--out", str(out), "--init", str(micro_ckpt),
+                                   "--stage1-minutes", "0", "--minutes", "0.15", "--batch-size", "2",
+                                   "--stage2-crop-seconds", "1.0", "--teachers", "cqt"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "training.json").read_text())
+    assert summary["token_corpus"] and summary["prior_levels"] == ["top", "mid"] and summary["stage2_steps"] > 0
+    before, after = load_file(str(micro_ckpt / "model.safetensors")), load_file(str(out / "model.safetensors"))
+    for key in before:
+        if key.startswith("codec.") or key.startswith("priors.fine."):
+            torch.testing.assert_close(after[key], before[key], msg=key)
+    assert not torch.equal(after["priors.mid.head.weight"], before["priors.mid.head.weight"])
+    logged = next((out / "logs" / "stage2").rglob("metrics.csv")).read_text()
+    assert "stage2/top_cqt" in logged and "stage2/mid_nll" in logged and "stage2/fine_nll" not in logged
+
+
+def test_pretrain_refuses_a_corpus_it_cannot_use(token_corpus, micro_ckpt, tmp_path):
+    base = ["pretrain", str(token_corpus), "--out", str(tmp_path / "r"), "--minutes", "0.1"]
+    res = CliRunner().invoke(app, base + ["--init", str(micro_ckpt)])
+    assert res.exit_code == 2 and "--stage1-minutes 0" in res.output
+    res = CliRunner().invoke(app, base + ["--init", str(micro_ckpt), "--stage1-minutes", "0", "--teachers", "chroma"])
+    assert res.exit_code == 2 and "no targets of teachers ['chroma']" in res.output
+    # another codec (the same architecture, other weights) made other tokens
+    from booster.checkpoint import save_checkpoint
+    from hqvae.foundation import CONFIGS, FoundationModel
+
+    torch.manual_seed(1)
+    other = tmp_path / "other"
+    save_checkpoint(FoundationModel(CONFIGS["micro"]()), other)
+    res = CliRunner().invoke(app, base + ["--init", str(other), "--stage1-minutes", "0"])
+    assert res.exit_code == 2 and "made by another codec" in res.output
+    res = CliRunner().invoke(app, ["data", "tokenize", str(tmp_path / "t"), str(tmp_path / "missing")])
+    assert res.exit_code == 2 and "not found" in res.output
+
+
+def test_teacher_head_reads_the_position_that_has_seen_the_frame(micro_ckpt):
+    """Frame t's teacher prediction depends on token t and not on token t + 1 (what extraction's
+    feature at frame t has seen)."""
+    from booster.checkpoint import load_checkpoint
+    from booster.teachers import head_specs
+    from hqvae.lightning import Stage2Module
+
+    torch.manual_seed(0)
+    module = Stage2Module(load_checkpoint(micro_ckpt), teachers=head_specs(["cqt"]))
+    prior = module.model.priors["top"]
+    tokens = torch.randint(0, 32, (1, 24))
+    targets = torch.zeros(1, 24, 144)
+
+    def pred(tok):
+        _, states = prior.logits_and_states(tok)
+        return module.teacher_prediction("top", "cqt", states, targets)[0][0]
+
+    base = pred(tokens)
+    assert base.shape == (23, 144)
+    t = 10
+    changed = tokens.clone()
+    changed[0, t] = (tokens[0, t] + 1) % 32
+    moved = pred(changed)
+    assert not torch.allclose(moved[t], base[t])  # frame t sees its own token
+    torch.testing.assert_close(moved[:t], base[:t])  # and nothing later
