@@ -19,6 +19,8 @@ from hqvae.foundation import FoundationConfig, FoundationModel
 FORMAT = "mfm-booster/1"
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "default"
+#: the VQ-VAE-2-style baseline that `booster bench model` compares the default model with
+BASELINE_CHECKPOINT = DEFAULT_CHECKPOINT.parent / "vq-baseline"
 
 
 class CheckpointError(ValueError):

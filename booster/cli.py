@@ -276,9 +276,9 @@ def bench_cmd(
     """Benchmarks, each against a baseline measured in the same run (ratios, not absolute times)."""
     import tempfile
 
-    from booster.bench import BASELINE_CHECKPOINT, bench_model, print_model_report
-    from booster.bench_pipeline import bench_extract, bench_store, held_out_mix
-    from booster.checkpoint import DEFAULT_CHECKPOINT, CheckpointError
+    from benchmarks.model import bench_model, print_model_report
+    from benchmarks.pipeline import bench_extract, bench_store, held_out_mix
+    from booster.checkpoint import BASELINE_CHECKPOINT, DEFAULT_CHECKPOINT, CheckpointError
 
     if what not in ("model", "extract", "store", "separation", "probe", "all"):
         fail(f"unknown benchmark {what!r}; choose model, extract, store, separation, probe or all")
@@ -316,7 +316,7 @@ def bench_cmd(
                       f"HDF5 {hdf5}/s")
             con.print(f"store size {r['store_bytes'] / 2**20:.1f} MiB = {r['store_size_vs_raw']:.2f}x raw float32")
         if what in ("separation", "all"):
-            from downstream.bench import bench_separation
+            from benchmarks.separation import bench_separation
 
             audio, sr = held_out_mix(10.0, mono=False)
             r = report["separation"] = bench_separation(audio, sr, model)

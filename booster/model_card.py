@@ -52,7 +52,7 @@ def init_lines(training: dict) -> list[str]:
 
 def paired_lines(report: dict) -> list[str]:
     """HQ-VAE minus baseline per held-out clip, with its 95% interval (reports from before it: nothing)."""
-    from booster.bench import paired_sentences
+    from booster.stats import paired_sentences
 
     return [*(f"- {line}" for line in paired_sentences(report["paired"])), ""] if "paired" in report else []
 
@@ -87,8 +87,13 @@ def data_lines(data_list: list[dict] | None) -> list[str]:
     """The pretraining data as a table: each source's hours, origin and licence."""
     if not data_list:
         return []
-    rows = [f"| {d['name']} | {d['hours']:.2f} | {d['origin']} | {d['licence']} |" for d in data_list]
-    return ["## Pretraining data", "", "| source | hours | origin | licence |", "|---|---|---|---|", *rows, ""]
+    rows = [f"| {d['name']} | {d['hours']:.2f} | {d.get('hours_used', d['hours']):.2f} | {d['origin']} | {d['licence']} |"
+            for d in data_list]
+    total = sum(d["hours"] for d in data_list), sum(d.get("hours_used", d["hours"]) for d in data_list)
+    return ["## Pretraining data", "", "Renders are read as mixes only: no renderer label (tags, notes, stems, mixing "
+            "parameters) is a pretraining target.", "",
+            "| source | hours | hours in this run's stage 2 | origin | licence |", "|---|---|---|---|---|", *rows,
+            f"| **total** | **{total[0]:.2f}** | **{total[1]:.2f}** | | |", ""]
 
 
 def probe_lines(probe_markdown: str | None) -> list[str]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from booster import Booster
-from booster.bench import BASELINE_CHECKPOINT
-from booster.checkpoint import DEFAULT_CHECKPOINT, checkpoint_size_bytes, load_checkpoint
+from booster.checkpoint import BASELINE_CHECKPOINT, DEFAULT_CHECKPOINT, checkpoint_size_bytes, load_checkpoint
 
 
 def test_bundled_default_loads_and_extracts():

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from booster.bench import paired_reconstruction, paired_sentences
-from booster.stats import paired_ci95
+from booster.stats import paired_ci95, paired_reconstruction, paired_sentences
 
 
 def test_paired_ci95_is_the_t_interval():

@@ -33,8 +33,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from benchmarks.model import codec_metrics, render_held_out
 from booster.audio import load_audio
-from booster.bench import codec_metrics, render_held_out
 from booster.checkpoint import read_config
 from booster.pretrain import RandomCrops, load_clips, recalibrate_latent_norms
 from hqvae.foundation import FoundationConfig, FoundationModel

@@ -22,9 +22,10 @@ import torch
 from continue_stage1 import held_out_clips, load_stage1  # this folder's sibling script
 from torch.utils.data import DataLoader
 
-from booster.bench import codec_metrics, paired_reconstruction
+from benchmarks.model import codec_metrics
 from booster.checkpoint import read_config
 from booster.pretrain import RandomCrops, load_clips, recalibrate_latent_norms
+from booster.stats import paired_reconstruction
 from hqvae.foundation import FoundationConfig, FoundationModel
 
 

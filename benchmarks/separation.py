@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from benchmarks.pipeline import _best_time
 from booster.align import align
-from booster.bench_pipeline import _best_time
 from booster.fusion import inject
 from downstream.tasks.separation import bottleneck_channels, small_htdemucs
 

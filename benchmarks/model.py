@@ -18,11 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from booster.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
-from booster.stats import paired_ci95
+from booster.checkpoint import BASELINE_CHECKPOINT, DEFAULT_CHECKPOINT, load_checkpoint
+from booster.stats import paired_reconstruction, paired_sentences
 from hqvae.losses import multi_resolution_stft, si_sdr
 
-BASELINE_CHECKPOINT = DEFAULT_CHECKPOINT.parent / "vq-baseline"
 HELD_OUT_SEED = 9999  # the bundled model was trained on seeds 1-4
 
 
@@ -62,31 +61,6 @@ def codec_metrics(model, clips: list[torch.Tensor]) -> dict:
                       "unigram_entropy_nats": entropy}
     return {"levels": levels, "mr_stft": float(np.mean(stft)), "si_sdr_db": float(np.mean(sdr)),
             "per_clip": {"mr_stft": stft, "si_sdr_db": sdr}, "tokens": tokens_all}
-
-
-def paired_reconstruction(ours: dict, theirs: dict) -> dict:
-    """HQ-VAE minus baseline per held-out clip: ``metric -> {"mean", "ci95_half", "clips_better"}``.
-
-    The clips differ far more from each other than the codecs do on one clip, so the comparison
-    is paired; "better" is higher SI-SDR and lower MR-STFT distance.
-    """
-    out = {}
-    for metric, sign in (("si_sdr_db", 1.0), ("mr_stft", -1.0)):
-        diffs = np.array(ours["per_clip"][metric]) - np.array(theirs["per_clip"][metric])
-        mean, half = paired_ci95(diffs)
-        out[metric] = {"mean": mean, "ci95_half": half, "clips_better": int((sign * diffs > 0).sum()),
-                       "clips": len(diffs)}
-    return out
-
-
-def paired_sentences(paired: dict) -> list[str]:
-    """One sentence per metric of a :func:`paired_reconstruction` result."""
-    out = []
-    for metric, name in (("si_sdr_db", "SI-SDR dB"), ("mr_stft", "MR-STFT distance")):
-        d = paired[metric]
-        out.append(f"HQ-VAE - VQ baseline, {name}, paired over the {d['clips']} clips: {d['mean']:+.3f} "
-                   f"(95% CI +- {d['ci95_half']:.3f}); HQ-VAE better on {d['clips_better']} of {d['clips']}.")
-    return out
 
 
 @torch.inference_mode()
