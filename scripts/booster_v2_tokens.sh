@@ -3,13 +3,13 @@
 # codec's top + mid tokens with hard Basic Pitch targets (basic-pitch-notes), small enough (about
 # 3 MB per hour) to travel to a GPU machine for stage 2 (scripts/gpu_stage2.sh).
 # Teachers run here, once per file, cached in OUT/teacher-cache; renderer labels are never read.
-#   OUT=build/v2 MUSIC_HOURS=4 RENDER_HOURS=1.1 bash scripts/booster_v2_tokens.sh [part]
+#   OUT=build/v2 MUSIC_HOURS=4 RENDER_HOURS=1.5 bash scripts/booster_v2_tokens.sh [part]
 # With a part (music | renders), only that part's files are encoded (parts may run side by side);
 # without, every part is encoded (what is done is reused) and the corpus OUT/tokens is assembled.
 set -euo pipefail
 OUT=${OUT:-build/v2}
 MUSIC_HOURS=${MUSIC_HOURS:-4}
-RENDER_HOURS=${RENDER_HOURS:-1.1}  # per render group (six groups)
+RENDER_HOURS=${RENDER_HOURS:-1.5}  # per render group (six groups)
 THREADS=${THREADS:-1}
 music=("$OUT/music/audio@$MUSIC_HOURS")
 renders=()

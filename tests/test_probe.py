@@ -77,10 +77,10 @@ def test_probe_command_scores_every_representation(probe_run, micro_ckpt):
     for name in expected:
         assert len(r["tags"][name]["4"]) == 2 and len(r["tags"][name]["6"]) == 2
         for task in ("pitch", "onset", "instrument"):
-            assert 0.0 <= r["frame"][name][task]["f1"] <= 1.0
+            assert 0.0 <= r["frame"][name][task]["f1"] <= 1.0 and 0.0 <= r["frame"][name][task]["val_f1"] <= 1.0
             assert len(r["frame"][name][task]["per_track"]) == 5
     # the semitone spectrogram exposes pitch to a linear layer even on this tiny set
-    assert r["frame"]["semitone"]["pitch"]["f1"] > 0.3
+    assert r["frame"]["semitone"]["pitch"]["f1"] > 0.3 and r["frame"]["semitone"]["pitch"]["val_f1"] > 0.3
     assert [c["met"] for c in r["checks"]] and r["checks"][0]["probe"] == "tags@4"
     assert r["checkpoint"]["path"] == str(micro_ckpt)
     assert "semitone+booster" in (work / "r.md").read_text() and "linear probes" in output

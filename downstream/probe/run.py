@@ -101,7 +101,9 @@ def frame_probes(ps: ProbeSet, x: list[np.ndarray], cfg: ProbeConfig) -> dict[st
         thr = best_threshold(pv[:, cols], yv[:, cols])
         p_all = np.concatenate([p[:, cols] for p in pt])
         y_all = np.concatenate([ps.frame_labels[task][i] for i in test])
-        out[task] = {"f1": frame_f1(p_all, y_all, thr), "threshold": thr,
+        # val_f1 (at the threshold chosen on the same tracks, so optimistic) is for choosing between
+        # checkpoints without looking at the test tracks
+        out[task] = {"f1": frame_f1(p_all, y_all, thr), "threshold": thr, "val_f1": frame_f1(pv[:, cols], yv[:, cols], thr),
                      "per_track": [frame_f1(p[:, cols], ps.frame_labels[task][i], thr) for p, i in zip(pt, test, strict=True)]}
     return out
 
