@@ -4,7 +4,7 @@
 # Run from the repository root on the GPU machine (the device tool), with the corpus in gpu_data/tokens
 # and the wheels of the packages that machine lacks in .whl (see docs/results/booster-v2/README.md):
 #   MINUTES=7 OUT=/some/dir bash scripts/gpu_stage2.sh
-# Each arm leaves OUT/ARM.tar (its checkpoint folder and logs) and OUT/ARM.log.
+# Each arm leaves OUT/ARM.tar: its checkpoint folder, CSV logs and the command's output (pretrain.log).
 # DEVICE=cpu runs the same recipe here (a smoke test; the arms then share two cores).
 set -euo pipefail
 MINUTES=${MINUTES:-7}
@@ -13,7 +13,7 @@ CORPUS=${CORPUS:-gpu_data/tokens}
 BATCH=${BATCH:-32}
 CROP=${CROP:-6}
 WORKERS=${WORKERS:-3}
-ARMS=${ARMS:-"ntp bpn-w10 bpn-w10-con bpn-w30-con"}
+ARMS=${ARMS:-"ntp bpn-w10 bpn-w30 bpn-w30-con"}
 OUT=${OUT:?set OUT}
 RUNS=${RUNS:-/tmp/gpu-runs}
 PYTHON=${PYTHON:-python3}
@@ -42,14 +42,17 @@ for arm in $ARMS; do
   "$PYTHON" -m booster.cli pretrain "$CORPUS" --out "$RUNS/$arm" --init booster/weights/default --stage1-minutes 0 \
     --minutes "$MINUTES" --device "$DEVICE" --batch-size "$BATCH" --stage2-crop-seconds "$CROP" \
     --lr 1e-3 --lr-schedule cosine --lr-warmup-steps 200 --loader-workers "$WORKERS" --checkpoint-every 1000 \
-    $(flags_of "$arm") > "$OUT/$arm.log" 2>&1 &
+    $(flags_of "$arm") > "$RUNS/$arm.log" 2>&1 &
   pids+=($!)
 done
 status=0
 for p in "${pids[@]}"; do wait "$p" || status=1; done
 for arm in $ARMS; do
+  echo "== $arm"; tail -c 1500 "$RUNS/$arm.log"
   [ -f "$RUNS/$arm/model.safetensors" ] || { echo "$arm: no checkpoint"; continue; }
-  tar -C "$RUNS" -cf "$OUT/$arm.tar" "$arm/config.json" "$arm/model.safetensors" "$arm/training.json" "$arm/logs"
+  cp "$RUNS/$arm.log" "$RUNS/$arm/pretrain.log"
+  tar -C "$RUNS" -cf "$OUT/$arm.tar" "$arm/config.json" "$arm/model.safetensors" "$arm/training.json" "$arm/logs" \
+    "$arm/pretrain.log"
 done
 command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,memory.used --format=csv,noheader
 exit $status
