@@ -83,6 +83,23 @@ def budget_lines(training: dict) -> list[str]:
             f"batch {training['batch_size']} x {training['crop_seconds']:.2f} s crops."]
 
 
+def final_lines(s1: dict, s2: dict, levels: list[str]) -> list[str]:
+    """The last logged training values of the stages this run trained."""
+    parts = []
+    if s1:
+        parts.append(f"stage-1 loss {s1.get('stage1/loss', float('nan')):.3f}, MSE {s1.get('stage1/mse', float('nan')):.4f}, "
+                     f"MR-STFT {s1.get('stage1/stft', float('nan')):.3f}; variance "
+                     + ", ".join(f"{lv} {s1.get(f'stage1/{lv}/variance', float('nan')):.3f}" for lv in levels))
+    nll = [f"{lv} {s2[f'stage2/{lv}_nll']:.3f}" for lv in levels if f"stage2/{lv}_nll" in s2]
+    if nll:
+        parts.append("stage-2 NLL (nats) " + ", ".join(nll))
+    teachers = [f"{k.removeprefix('stage2/')} {v:.4f}" for k, v in sorted(s2.items())
+                if k.startswith("stage2/") and not k.endswith("_nll") and k != "stage2/loss"]
+    if teachers:
+        parts.append("auxiliary losses " + ", ".join(teachers))
+    return [f"- Final logged training values (last batch): {'; '.join(parts)}."] if parts else []
+
+
 def data_lines(data_list: list[dict] | None) -> list[str]:
     """The pretraining data as a table: each source's hours, origin and licence."""
     if not data_list:
@@ -129,11 +146,7 @@ def render_card(ckpt: Path, training: dict, report: dict, command: str, data_not
         *budget_lines(training),
         *init_lines(training),
         *teacher_lines(training),
-        f"- Final logged training values: stage-1 loss {s1.get('stage1/loss', float('nan')):.3f}, MSE "
-        f"{s1.get('stage1/mse', float('nan')):.4f}, MR-STFT {s1.get('stage1/stft', float('nan')):.3f}; variance "
-        + ", ".join(f"{lv} {s1.get(f'stage1/{lv}/variance', float('nan')):.3f}" for lv in codec["levels"])
-        + "; stage-2 NLL (nats) " + ", ".join(f"{lv} {s2.get(f'stage2/{lv}_nll', float('nan')):.3f}"
-                                              for lv in codec["levels"]) + ".",
+        *final_lines(s1, s2, codec["levels"]),
         *variance_lines(ckpt, codec["levels"]),
         "- Reproduce:",
         "",

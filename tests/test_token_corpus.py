@@ -155,3 +155,23 @@ def test_teacher_head_reads_the_position_that_has_seen_the_frame(micro_ckpt):
     moved = pred(changed)
     assert not torch.allclose(moved[t], base[t])  # frame t sees its own token
     torch.testing.assert_close(moved[:t], base[:t])  # and nothing later
+
+
+def test_model_card_of_a_stage2_only_run(micro_ckpt):
+    from booster.model_card import render_card
+
+    levels = {lv: {"usage_pct": 99.0, "perplexity": 20.0} for lv in ("top", "mid", "fine")}
+    report = {"held_out_seconds": 10.0, "hqvae": {"levels": levels, "mr_stft": 1.5, "si_sdr_db": 10.0},
+              "vq_baseline": {"levels": levels, "mr_stft": 1.6, "si_sdr_db": 9.0}, "prior": {}}
+    training = {"hours": 13.0, "clips_used": 1146, "token_corpus": True, "device": "cuda", "device_name": "NVIDIA H200",
+                "prior_levels": ["top", "mid"], "minutes_budget": 8.0, "stage2_steps": 1773, "batch_size": 32,
+                "stage2_crop_seconds": 6.0, "teachers": ["basic-pitch-notes"], "teacher_weight": 10.0,
+                "final_stage1": {}, "final_stage2": {"stage2/top_nll": 3.38, "stage2/mid_nll": 3.94,
+                                                     "stage2/top_basic-pitch-notes": 0.0814, "stage2/loss": 8.9}}
+    data = [{"name": "renders-a", "hours": 6.0, "hours_used": 1.5, "origin": "our renders", "licence": "MIT"},
+            {"name": "ufoai-music", "hours": 4.0, "hours_used": 1.0, "origin": "Debian", "licence": "CC-BY-3.0"}]
+    card = render_card(micro_ckpt, training, report, "booster pretrain ...", "v2 data", "| probe |", data)
+    assert "stage 2 only" in card and "NVIDIA H200" in card and "nan" not in card
+    assert "stage-2 NLL (nats) top 3.380, mid 3.940" in card and "top_basic-pitch-notes 0.0814" in card
+    assert "| **total** | **10.00** | **2.50** |" in card and "| ufoai-music | 4.00 | 1.00 | Debian | CC-BY-3.0 |" in card
+    assert "Basic Pitch" in card and "| probe |" in card
