@@ -72,7 +72,7 @@ def teacher_lines(training: dict) -> list[str]:
 def budget_lines(training: dict) -> list[str]:
     """Where and how long this run trained (a stage-2-only run on a token corpus says so)."""
     if training.get("token_corpus"):
-        return [f"- This run trained stage 2 only (the top and mid priors: {', '.join(training['prior_levels'])}) "
+        return [f"- This run trained stage 2 only (the priors of levels {', '.join(training['prior_levels'])}) "
                 f"for {training['minutes_budget']} min wall clock on {training.get('device_name') or training['device']}, "
                 f"from a token corpus of the codec it started from (`booster data tokenize`); the codec is that "
                 f"checkpoint's, bit for bit. Stage 2: {training['stage2_steps']} steps in all, batch "
@@ -182,9 +182,10 @@ def render_card(ckpt: Path, training: dict, report: dict, command: str, data_not
         *data_lines(data_list),
         *probe_lines(probe_markdown),
         "## Limits",
-        "- Trained for minutes on two CPU cores on synthetic renders: a small, honest starting point, not a "
+        "- Small and trained for minutes (the codec on two CPU cores): an honest starting point, not a "
         "production codec. Retrain with `booster pretrain` on your own audio for real use.",
-        "- Rendered music only (General MIDI timbres): expect weaker features on recorded audio and voice.",
+        "- The codec was trained on rendered music only (General MIDI timbres): expect weaker features on recorded "
+        "audio and voice.",
         "",
     ]
     return "\n".join(lines)
