@@ -541,12 +541,13 @@ def _parse_list(text: str, kind, option: str) -> list:
         fail(f"{option}: expected a comma-separated list of numbers, got {text!r}")
 
 
-def _train_config(max_steps: int, batch_size: int, lr: float):
+def _train_config(max_steps: int, batch_size: int, lr: float, max_minutes: float = 15.0, patience: int = 6):
     from downstream.train import TrainConfig
 
-    if max_steps < 1 or batch_size < 1 or lr <= 0:
-        fail("--max-steps and --batch-size must be >= 1 and --lr > 0")
-    return TrainConfig(max_steps=max_steps, batch_size=batch_size, lr=lr)
+    if max_steps < 0 or batch_size < 1 or lr <= 0 or max_minutes <= 0 or patience < 1:
+        fail("--max-steps must be >= 0, --batch-size and --patience >= 1, --lr and --max-minutes > 0")
+    return TrainConfig(max_steps=max_steps or 10**6, max_minutes=max_minutes, batch_size=batch_size, lr=lr,
+                       patience=patience)
 
 
 def _check_data(data: Path) -> None:
@@ -569,7 +570,10 @@ def finetune_cmd(
     out: Path = typer.Option(Path("finetune-out"), "--out", help="Output folder (inputs cache, result JSON)."),
     model: Path = typer.Option(None, "--model", help="Booster checkpoint (default: bundled)."),
     features: str = typer.Option("", "--features", help="Booster features (default: the task's)."),
-    max_steps: int = typer.Option(600, "--max-steps"),
+    max_steps: int = typer.Option(0, "--max-steps", help="Hard step cap (0 = none: patience and --max-minutes stop it)."),
+    max_minutes: float = typer.Option(15.0, "--max-minutes", help="Wall-clock cap per cell (a cell that reaches "
+                                      "it is reported as not converged)."),
+    patience: int = typer.Option(6, "--patience", help="Validations without improvement before a cell stops."),
     batch_size: int = typer.Option(16, "--batch-size"),
     lr: float = typer.Option(2e-3, "--lr"),
 ) -> None:
@@ -579,7 +583,7 @@ def finetune_cmd(
     _check_data(data)
     variant = "boosted" if boost else "baseline"
     cfg = ExperimentConfig(task, data, out, [fraction], 1, [variant], _parse_list(features, str, "--features") or None,
-                           store, model, 1, _train_config(max_steps, batch_size, lr))
+                           store, model, 1, _train_config(max_steps, batch_size, lr, max_minutes, patience))
     try:
         cfg.validate()
         prepare(cfg, progress=lambda msg: console.print(f"[dim]{msg}[/]"))
@@ -600,14 +604,17 @@ def low_data_cmd(
     task: str = typer.Argument(..., help=TASK_HELP),
     data: Path = typer.Option(..., "--data", help="Dataset folder in a known layout."),
     fractions: str = typer.Option("0.05,0.1,0.25,1.0", "--fractions", help="Labelled fractions, comma-separated."),
-    seeds: int = typer.Option(3, "--seeds", help="Seeds per fraction."),
+    seeds: int = typer.Option(5, "--seeds", help="Seeds per fraction."),
     out: Path = typer.Option(..., "--out", help="Output folder: results.csv, summary.md, boost.png."),
     store: Path = typer.Option(None, "--store", help="Feature store of the booster (else extracted and cached)."),
     model: Path = typer.Option(None, "--model", help="Booster checkpoint (default: bundled)."),
     variants: str = typer.Option("", "--variants", help="Subset of the task's variants (default: all)."),
     features: str = typer.Option("", "--features", help="Booster features (default: the task's)."),
     workers: int = typer.Option(1, "--workers", help="Cells trained in parallel (one process each)."),
-    max_steps: int = typer.Option(600, "--max-steps"),
+    max_steps: int = typer.Option(0, "--max-steps", help="Hard step cap (0 = none: patience and --max-minutes stop it)."),
+    max_minutes: float = typer.Option(15.0, "--max-minutes", help="Wall-clock cap per cell (a cell that reaches "
+                                      "it is reported as not converged)."),
+    patience: int = typer.Option(6, "--patience", help="Validations without improvement before a cell stops."),
     batch_size: int = typer.Option(16, "--batch-size"),
     lr: float = typer.Option(2e-3, "--lr"),
 ) -> None:
@@ -618,7 +625,7 @@ def low_data_cmd(
     cfg = ExperimentConfig(task, data, out, _parse_list(fractions, float, "--fractions"), seeds,
                            _parse_list(variants, str, "--variants") or None,
                            _parse_list(features, str, "--features") or None, store, model, workers,
-                           _train_config(max_steps, batch_size, lr))
+                           _train_config(max_steps, batch_size, lr, max_minutes, patience))
     try:
         cfg.validate()
     except ValueError as err:

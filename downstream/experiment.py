@@ -47,7 +47,7 @@ class ExperimentConfig:
     data: Path
     out: Path
     fractions: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.25, 1.0])
-    seeds: int = 3
+    seeds: int = 5
     variants: list[str] | None = None  # default: all of the task's
     features: list[str] | None = None  # booster features; default: the task's
     store: Path | None = None  # an existing feature store of the trained booster
@@ -238,6 +238,20 @@ def run_experiment(cfg: ExperimentConfig, on_cell: Callable[[dict], None] | None
     return rows
 
 
+def convergence_lines(rows: list[dict]) -> list[str]:
+    """How the cells stopped: by validation patience (converged) or by the wall-clock cap (not)."""
+    stops = [r.get("stopped_by") or "unrecorded" for r in rows]
+    counts = {k: stops.count(k) for k in ("patience", "cap", "max_steps", "unrecorded") if k in stops}
+    line = (f"Convergence: {len(rows)} cells; " + ", ".join(f"{n} stopped by {k}" for k, n in counts.items())
+            + ". `patience`: the validation loss stopped improving (the best weights are kept, `best_step` in "
+            "results.csv); `cap`: the per-cell wall-clock cap ended it first (not converged).")
+    late = [r for r in rows if r.get("best_step") not in (None, "") and r.get("steps") not in (None, "")
+            and int(float(r["steps"])) > 0 and int(float(r["best_step"])) >= 0.9 * int(float(r["steps"]))]
+    if late:
+        line += f" In {len(late)} cells the best step was in the last 10% of the steps run."
+    return [line]
+
+
 def summarise(rows: list[dict], out: Path, task, meta: dict) -> None:
     """``summary.md`` and ``boost.png`` from the result rows."""
     if not rows:
@@ -255,7 +269,8 @@ def summarise(rows: list[dict], out: Path, task, meta: dict) -> None:
              f"training split: {sum(1 for s in meta['splits'].values() if s == 'train')} tracks, of which each "
              "fraction uses a seeded subset shared by all variants (paired); validation split used whole for early "
              "stopping. `control` = the same booster architecture at random weights.",
-             "" if not getattr(task, "lower_is_better", False) else "\nLower is better for every metric here.", ""]
+             "" if not getattr(task, "lower_is_better", False) else "\nLower is better for every metric here.", "",
+             *convergence_lines(rows), ""]
     for metric in task.metrics:
         lines += [f"## {metric} (mean +- std over seeds)", "", "| fraction | tracks | " + " | ".join(variants) + " |",
                   "|---" * (len(variants) + 2) + "|"]
@@ -284,8 +299,11 @@ def summarise(rows: list[dict], out: Path, task, meta: dict) -> None:
                     if not common:
                         cells.append("")
                         continue
-                    m, h = paired_ci95(np.array([va[s] - vb[s] for s in common]))
-                    cells.append(f"{m:+.3f} [{m - h:+.3f}, {m + h:+.3f}]" if np.isfinite(h) else f"{m:+.3f}")
+                    diffs = np.array([va[s] - vb[s] for s in common])
+                    m, h = paired_ci95(diffs)
+                    better = int(((-diffs if getattr(task, "lower_is_better", False) else diffs) > 0).sum())
+                    ci = f" [{m - h:+.3f}, {m + h:+.3f}]" if np.isfinite(h) else ""
+                    cells.append(f"{m:+.3f}{ci}, {a} better on {better}/{len(diffs)} seeds")
                 lines.append(f"| {f:g} | " + " | ".join(cells) + " |")
             lines.append("")
     if meta.get("reference"):

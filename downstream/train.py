@@ -16,12 +16,17 @@ from torch.utils.data import DataLoader, Dataset
 
 @dataclass
 class TrainConfig:
-    max_steps: int = 600
+    """How one cell trains. It stops on validation patience; ``max_minutes`` (wall clock) is the cap
+    that a cell should not reach (a cell that does is reported as not converged); ``max_steps`` is an
+    optional hard cap for quick runs and tests."""
+
+    max_steps: int = 10**6
+    max_minutes: float = 15.0
     batch_size: int = 16
     lr: float = 2e-3
     weight_decay: float = 1e-4
     val_every: int = 50  # steps between validations
-    patience: int = 4  # validations without improvement before stopping
+    patience: int = 6  # validations without improvement before stopping
     crop_frames: int = 150  # 3 s at 50 frames/s
     threads: int = 1
 
@@ -128,7 +133,10 @@ def _best_state_callback():
 
 def fit(model: nn.Module, loss_fn: Callable, train: Dataset, val: Dataset, cfg: TrainConfig, seed: int) -> dict:
     """Train ``model`` in place by ``loss_fn(model, batch)``; early stopping on the validation loss,
-    the best weights restored. Returns steps run, the best step and its validation loss."""
+    the best weights restored. Returns steps run, the best step, its validation loss and what stopped
+    the run: ``patience`` (converged), ``cap`` (the wall-clock cap) or ``max_steps``."""
+    from datetime import timedelta
+
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping
 
@@ -139,13 +147,22 @@ def fit(model: nn.Module, loss_fn: Callable, train: Dataset, val: Dataset, cfg: 
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*LeafSpec.*")
     keep = _best_state_callback()
-    trainer = L.Trainer(max_steps=cfg.max_steps, val_check_interval=cfg.val_every, check_val_every_n_epoch=None,
+    early = EarlyStopping("val_loss", patience=cfg.patience, mode="min")
+    trainer = L.Trainer(max_steps=cfg.max_steps, max_time=timedelta(minutes=cfg.max_minutes),
+                        val_check_interval=cfg.val_every, check_val_every_n_epoch=None,
                         accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
                         gradient_clip_val=1.0,
-                        callbacks=[EarlyStopping("val_loss", patience=cfg.patience, mode="min"), keep])
+                        callbacks=[early, keep])
     module = _lightning_module(model, loss_fn, cfg)
     trainer.fit(module, DataLoader(train, batch_size=cfg.batch_size, shuffle=False),
                 DataLoader(val, batch_size=1, shuffle=False))
     model.eval()
-    return {"steps": int(trainer.global_step), "best_step": keep.step, "best_val_loss": keep.best}
+    if early.wait_count >= cfg.patience:
+        stopped_by = "patience"
+    elif trainer.global_step >= cfg.max_steps:
+        stopped_by = "max_steps"
+    else:
+        stopped_by = "cap"
+    return {"steps": int(trainer.global_step), "best_step": keep.step, "best_val_loss": keep.best,
+            "stopped_by": stopped_by}

@@ -203,3 +203,48 @@ def test_generative_tasks_run_through_the_runner(rendered_corpus, micro_ckpt, tm
             assert np.isfinite(float(r[m])), (m, r[m])
     if task == "mixing":
         assert all(0 <= float(r["pan_mae"]) <= 2 for r in rows)
+
+
+def _tiny_fit(cfg):
+    """A linear model on a task it cannot learn past its first steps (noise targets)."""
+    import torch
+    from torch import nn
+
+    from downstream.train import CropDataset, WholeTracks, fit
+
+    rng = np.random.default_rng(0)
+    tracks = [f"t{i}" for i in range(4)]
+    timed = {"x": {t: rng.normal(size=(40, 3)).astype(np.float32) for t in tracks},
+             "y": {t: rng.normal(size=(40, 1)).astype(np.float32) for t in tracks}}
+    model = nn.Linear(3, 1)
+
+    def loss_fn(m, batch):
+        return nn.functional.mse_loss(m(batch["x"]), batch["y"])
+
+    torch.manual_seed(0)
+    return fit(model, loss_fn, CropDataset(tracks, timed, crop=20), WholeTracks(tracks[:2], timed), cfg, seed=0)
+
+
+def test_a_cell_stops_by_patience_when_it_has_converged():
+    from downstream.train import TrainConfig
+
+    info = _tiny_fit(TrainConfig(batch_size=4, val_every=2, patience=2, lr=1e-9, max_minutes=2.0))
+    # a learning rate that changes nothing: the first validation is the best and two more end the run
+    assert info["stopped_by"] == "patience" and info["best_step"] == 2 and info["steps"] == 6
+
+
+def test_a_cell_stopped_by_the_wall_clock_cap_says_so():
+    from downstream.train import TrainConfig
+
+    info = _tiny_fit(TrainConfig(batch_size=4, val_every=2, patience=1000, lr=1e-2, max_minutes=0.02))
+    assert info["stopped_by"] == "cap" and 0 < info["steps"] < 10**6
+
+
+def test_summary_counts_how_cells_stopped():
+    from downstream.experiment import convergence_lines
+
+    rows = [{"stopped_by": "patience", "steps": "400", "best_step": "100"},
+            {"stopped_by": "cap", "steps": "1000", "best_step": "1000"},
+            {"stopped_by": "patience", "steps": "300", "best_step": "50"}]
+    (line,) = convergence_lines(rows)
+    assert "3 cells; 2 stopped by patience, 1 stopped by cap" in line and "In 1 cells the best step" in line
