@@ -117,7 +117,7 @@ def test_cli_finetune_and_bad_input(rendered_corpus, micro_ckpt, tmp_path):
                               "--max-steps", "4", "--batch-size", "2"])
     assert res.exit_code == 0, res.output
     row = json.loads((tmp_path / "ft" / "finetune.json").read_text())
-    assert row["variant"] == "baseline" and row["steps"] > 0
+    assert row["variant"] == "baseline" and row["steps"] > 0 and row["stopped_by"] == "max_steps"
     res = runner.invoke(app, ["finetune", "dancing", "--data", str(rendered_corpus), "--out", str(tmp_path / "d")])
     assert res.exit_code == 2 and "unknown task" in res.output
     res = runner.invoke(app, ["experiment", "low-data", "tagging", "--data", str(tmp_path), "--out", str(tmp_path / "e")])
