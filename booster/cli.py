@@ -441,7 +441,9 @@ def cache_cmd(
     input_path: Path = typer.Argument(..., metavar="INPUT", help="Audio file, folder, or dataset folder."),
     out: Path = typer.Option(..., "-o", "--out", help="Feature store (.zarr) to create or resume."),
     model: Path = typer.Option(None, "--model", help="Checkpoint folder (default: the bundled model)."),
-    features: str = typer.Option("", "--features", help="Comma-separated names (default: all)."),
+    features: str = typer.Option("", "--features", help="Comma-separated names and presets: default (every "
+                                 "level's tokens + the top and mid prior layers the downstream tasks read), all, "
+                                 "tokens. Default: default (a resumed store keeps its own)."),
     workers: int = typer.Option(1, "--workers", help="Local worker processes."),
     scheduler: str = typer.Option("", "--scheduler", help="Dask scheduler address (runs on that cluster)."),
     shard_size: int = typer.Option(8, "--shard-size", help="Tracks per unit of work."),
@@ -486,6 +488,19 @@ def cache_cmd(
         raise typer.Exit(1)
 
 
+def _store_preset(fs) -> str | None:
+    """The ``--features`` preset a store's features match, read from the model config the store holds."""
+    from booster.extract import Booster
+    from feature_store.cache import preset_of
+    from hqvae.foundation import FoundationConfig, FoundationModel
+
+    try:
+        booster = Booster(FoundationModel(FoundationConfig.from_dict(fs.model_config)))
+    except (KeyError, TypeError, ValueError):
+        return None  # a store written without its model's config
+    return preset_of(booster, fs.feature_names())
+
+
 @app.command("info")
 def info_cmd(
     store: Path = typer.Argument(..., help="Feature store (.zarr)."),
@@ -500,8 +515,12 @@ def info_cmd(
         fail(str(err))
     s = fs.summary()
     con = Console()
+    size = sum(f.stat().st_size for f in Path(store).rglob("*") if f.is_file())
+    per_hour = f", {size / 1e6 / s['hours']:.0f} MB per audio hour" if s["hours"] > 0 else ""
     con.print(f"store {s['path']}\nmodel {s['fingerprint']}\ntracks {s['tracks']}, {s['hours']:.3f} h, "
-              f"{len(s['failures'])} failed")
+              f"{len(s['failures'])} failed\nsize {size / 1e6:.1f} MB on disk{per_hour}")
+    preset = _store_preset(fs)
+    con.print(f"features: preset {preset!r}" if preset else "features: a custom selection (no preset)")
     table = Table(title="features")
     for c in ("name", "frames/s", "dim", "dtype"):
         table.add_column(c)

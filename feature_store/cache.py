@@ -37,8 +37,42 @@ class TrackResult:
     error: str = ""
 
 
+#: what ``--features`` may name besides features: ``default`` = every level's tokens + the prior layers of
+#: the two coarsest levels (what the downstream tasks read; code vectors are one lookup from the tokens),
+#: ``all`` = everything the model gives, ``tokens`` = the tokens alone
+PRESETS = ("default", "all", "tokens")
+
+
+def preset_features(booster, preset: str) -> list[str]:
+    """The feature names of a :data:`PRESETS` entry for this model."""
+    tokens = [f"{lv}.tokens" for lv in booster.levels]
+    if preset == "tokens":
+        return tokens
+    if preset == "all":
+        return [n for lv in booster.levels for n in (f"{lv}.tokens", *(f for f in booster.feature_names()
+                                                                         if f.split(".")[0] == lv))]
+    if preset == "default":
+        return tokens + [n for n in booster.coarse_feature_names() if not n.endswith(".embedding")]
+    raise ValueError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
+
+
+def resolve_features(booster, names: list[str] | None) -> list[str]:
+    """Feature names with presets expanded, in order, each once; ``None`` is the ``default`` preset."""
+    out: list[str] = []
+    for n in names if names is not None else ["default"]:
+        for f in preset_features(booster, n) if n in PRESETS else [n]:
+            if f not in out:
+                out.append(f)
+    return out
+
+
+def preset_of(booster, names: list[str]) -> str | None:
+    """The preset whose features are exactly ``names`` (any order), or None."""
+    return next((p for p in PRESETS if sorted(preset_features(booster, p)) == sorted(names)), None)
+
+
 def feature_specs(booster, names: list[str] | None = None) -> list[FeatureSpec]:
-    """Specs for ``<level>.tokens`` and every booster feature (or the ``names`` asked for)."""
+    """Specs for the features ``names`` (presets allowed; ``None``: the ``default`` preset)."""
     cfg = booster.model.config
     available = {}
     for level in booster.levels:
@@ -48,11 +82,11 @@ def feature_specs(booster, names: list[str] | None = None) -> list[FeatureSpec]:
         if booster.model.priors:
             for j in cfg.feature_layers:
                 available[f"{level}.layer{j}"] = FeatureSpec(f"{level}.layer{j}", rate, cfg.prior.dim)
-    if names is None:
-        return list(available.values())
+    names = resolve_features(booster, names)
     unknown = [n for n in names if n not in available]
     if unknown:
-        raise ValueError(f"unknown features {unknown}; available: {', '.join(available)}")
+        raise ValueError(f"unknown features {unknown}; available: {', '.join(available)}, or a preset: "
+                         f"{', '.join(PRESETS)}")
     return [available[n] for n in names]
 
 
@@ -124,9 +158,11 @@ def open_or_create(store_path: Path, model_path: Path, names: list[str] | None,
     fp = fingerprint(model_path)
     if store_path.exists():
         store = FeatureStore.open(store_path, fingerprint=fp, allow_mismatch=allow_mismatch, mode="a")
-        if names is not None and sorted(names) != sorted(store.feature_names()):
-            raise StoreError(f"{store_path}: holds features {store.feature_names()}, not {names}; "
-                             "use a new store for other features")
+        if names is not None:
+            names = resolve_features(_booster(str(model_path), None), names)
+            if sorted(names) != sorted(store.feature_names()):
+                raise StoreError(f"{store_path}: holds features {store.feature_names()}, not {names}; "
+                                 "use a new store for other features")
         return store, store.feature_names()
     booster = _booster(str(model_path), None)
     specs = feature_specs(booster, names)

@@ -146,7 +146,7 @@ def test_kill_9_then_resume_gives_identical_features(audio_folder, micro_ckpt, t
     assert res.returncode == 0, res.stderr
     assert f"skipped {len(partial)}" in res.stdout.replace("\n", " ")
     a, b = _store_contents(ref), _store_contents(killed)
-    assert a.keys() == b.keys() and len(a) == 36 * 12  # 3 levels x (tokens, embedding, 2 layers)
+    assert a.keys() == b.keys() and len(a) == 36 * 7  # default preset: 3 levels of tokens + top and mid x 2 layers
     for key in a:
         np.testing.assert_array_equal(a[key], b[key])
 
@@ -223,3 +223,35 @@ def test_window_dataset_aligns_features(tmp_path):
     assert item["top.tokens"].tolist()[:4] == [10 % 7, 10 % 7, 11 % 7, 11 % 7]
     # 40 -> 20 frames/s: each output frame averages two source frames (centre convention)
     np.testing.assert_allclose(item["fine.layer1"][:3, 0].numpy(), [40.5, 42.5, 44.5])
+
+
+def test_feature_presets(micro_ckpt, audio_folder, tmp_path):
+    from booster import Booster
+    from feature_store.cache import feature_specs, preset_of, resolve_features
+
+    b = Booster.from_pretrained(micro_ckpt)
+    tokens = ["top.tokens", "mid.tokens", "fine.tokens"]
+    default = resolve_features(b, None)
+    assert default == tokens + ["top.layer1", "top.layer2", "mid.layer1", "mid.layer2"]
+    assert resolve_features(b, ["tokens"]) == tokens
+    assert set(resolve_features(b, ["all"])) == set(tokens) | set(b.feature_names())
+    assert resolve_features(b, ["tokens", "top.embedding", "top.tokens"]) == tokens + ["top.embedding"]
+    assert preset_of(b, list(reversed(default))) == "default" and preset_of(b, ["top.tokens"]) is None
+    with pytest.raises(ValueError, match="or a preset: default, all, tokens"):
+        feature_specs(b, ["everything"])
+    # the CLI: a tokens-only store, and `info` names its preset and its size per audio hour
+    good = tmp_path / "good"
+    good.mkdir()
+    for f in sorted(audio_folder.glob("good0[12].flac")):
+        (good / f.name).write_bytes(f.read_bytes())
+    store_path = tmp_path / "t.zarr"
+    res = CliRunner().invoke(app, ["cache", str(good), "-o", str(store_path), "--model", str(micro_ckpt),
+                                   "--features", "tokens"])
+    assert res.exit_code == 0, res.output
+    assert sorted(FeatureStore.open(store_path).feature_names()) == sorted(tokens)
+    info = CliRunner().invoke(app, ["info", str(store_path)])
+    assert info.exit_code == 0 and "preset 'tokens'" in info.output and "MB per audio hour" in info.output
+    # resuming with the same preset is fine, with another refused
+    res = CliRunner().invoke(app, ["cache", str(good), "-o", str(store_path), "--model", str(micro_ckpt),
+                                   "--features", "default"])
+    assert res.exit_code == 2 and "use a new store" in res.output
