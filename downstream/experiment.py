@@ -79,7 +79,7 @@ def _records(data: Path):
 def prepare(cfg: ExperimentConfig, progress: Callable[[str], None] | None = None) -> dict:
     """Compute (or reuse) every input of the experiment under ``cfg.out``; returns ``inputs.json``'s content."""
     from booster.checkpoint import DEFAULT_CHECKPOINT, fingerprint
-    from downstream.inputs import booster_features, random_checkpoint
+    from downstream.inputs import booster_features, capacity_features, feature_width, random_checkpoint
     from downstream.tasks.base import boost_key
 
     task = get_task(cfg.task)
@@ -120,6 +120,9 @@ def prepare(cfg: ExperimentConfig, progress: Callable[[str], None] | None = None
     records = _records(cfg.data)
     say(f"{len(records)} tracks: inputs")
     arrays, extra, failed = task.prepare_inputs(records, boost, say)
+    if "boost_capacity" in needed:
+        # only the spectrogram tasks offer the variant (validate() refuses it elsewhere)
+        arrays["boost_capacity"] = capacity_features(arrays["spec"], feature_width(model, features))
     splits = {r.track_id: r.split for r in records if r.track_id not in failed}
     flat = {f"{prefix}__{item}": x for prefix, per_item in arrays.items() for item, x in per_item.items()}
     np.savez(arrays_path, **flat)
@@ -268,7 +271,9 @@ def summarise(rows: list[dict], out: Path, task, meta: dict) -> None:
              f"Test split: {sum(1 for s in meta['splits'].values() if s == 'test')} tracks; "
              f"training split: {sum(1 for s in meta['splits'].values() if s == 'train')} tracks, of which each "
              "fraction uses a seeded subset shared by all variants (paired); validation split used whole for early "
-             "stopping. `control` = the same booster architecture at random weights.",
+             "stopping. `control` = the same booster architecture at random weights; `capacity` = the same fusion "
+             "fed a fixed random projection of the model's own spectrogram, as wide as the booster features "
+             "(extra parameters and width, no new information).",
              "" if not getattr(task, "lower_is_better", False) else "\nLower is better for every metric here.", "",
              *convergence_lines(rows), ""]
     for metric in task.metrics:
@@ -283,7 +288,7 @@ def summarise(rows: list[dict], out: Path, task, meta: dict) -> None:
             lines.append(f"| {f:g} | {tracks} | " + " | ".join(cells) + " |")
         lines.append("")
         candidates = [("boosted", "baseline"), ("control", "baseline"), ("boosted", "control"),
-                      ("probe", "probe-control")]
+                      ("capacity", "baseline"), ("boosted", "capacity"), ("probe", "probe-control")]
         for suffix in ("-zero", "-late"):
             candidates += [(f"boosted{suffix}", "baseline"), (f"boosted{suffix}", f"control{suffix}")]
         pairs = [(a, b) for a, b in candidates if a in variants and b in variants]

@@ -32,6 +32,24 @@ def spectrogram(audio: np.ndarray, sample_rate: int, kind: str = "mel") -> np.nd
     return log_spectrogram(audio, sample_rate, kind, FPS)
 
 
+def feature_width(checkpoint: str | Path, names: list[str]) -> int:
+    """Width of the booster features ``names`` side by side, from the checkpoint's config."""
+    from booster.checkpoint import read_config
+
+    cfg = read_config(checkpoint)["model"]
+    return sum(cfg["codec"]["latent_dim"] if n.endswith(".embedding") else cfg["prior"]["dim"] for n in names)
+
+
+def capacity_features(spec: dict[str, np.ndarray], width: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """The capacity control's inputs: a fixed random projection ``(bins, width)`` of each item's own
+    spectrogram ``(frames, bins)`` -> ``(frames, width)``. Fed through the same fusion as the booster
+    features, it adds the parameters and the width of a boost but no information the model's input lacks
+    (the random-weights booster's layers can be near constant, which shows less)."""
+    bins = next(iter(spec.values())).shape[1]
+    w = np.random.default_rng(seed).standard_normal((bins, width)).astype(np.float32) / np.sqrt(bins)
+    return {k: (x.astype(np.float32) @ w) for k, x in spec.items()}
+
+
 def random_checkpoint(like: str | Path, out: str | Path, seed: int = 0) -> Path:
     """The same architecture as ``like`` at random (untrained) weights: the control that tells whether
     a boost comes from pretraining or merely from the extra inputs and capacity."""

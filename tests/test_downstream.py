@@ -248,3 +248,26 @@ def test_summary_counts_how_cells_stopped():
             {"stopped_by": "patience", "steps": "300", "best_step": "50"}]
     (line,) = convergence_lines(rows)
     assert "3 cells; 2 stopped by patience, 1 stopped by cap" in line and "In 1 cells the best step" in line
+
+
+def test_capacity_control_is_a_fixed_linear_map_of_the_models_own_input(rendered_corpus, micro_ckpt, tmp_path):
+    from downstream.inputs import capacity_features
+
+    rng = np.random.default_rng(0)
+    spec = {"a": rng.normal(size=(30, 12)).astype(np.float32), "b": rng.normal(size=(20, 12)).astype(np.float32)}
+    one, two = capacity_features(spec, 64), capacity_features(spec, 64)
+    assert one["a"].shape == (30, 64) and np.array_equal(one["a"], two["a"])  # fixed
+    both = capacity_features({"ab": spec["a"][:20] + spec["b"]}, 64)["ab"]
+    np.testing.assert_allclose(both, one["a"][:20] + one["b"], rtol=1e-4, atol=1e-4)  # linear: no new information
+    # in an experiment: the same fused architecture as the booster, fed the projection of the model's spectrogram
+    rows = run_experiment(_cfg("tagging", rendered_corpus, tmp_path / "cap", micro_ckpt,
+                               variants=["baseline", "boosted", "capacity"]))
+    by = {r["variant"]: r for r in rows}
+    assert by["capacity"]["params"] == by["boosted"]["params"] != by["baseline"]["params"]
+    arrays = np.load(tmp_path / "cap" / "inputs.npz")
+    track = next(k.split("__", 1)[1] for k in arrays.files if k.startswith("boost_capacity__"))
+    np.testing.assert_allclose(arrays[f"boost_capacity__{track}"],
+                               capacity_features({track: arrays[f"spec__{track}"]}, 64)[track], rtol=1e-5)
+    assert "boosted - capacity" in (tmp_path / "cap" / "summary.md").read_text()
+    with pytest.raises(ValueError, match="unknown variants"):
+        run_experiment(_cfg("mixing", rendered_corpus, tmp_path / "m", micro_ckpt, variants=["capacity"]))

@@ -37,7 +37,10 @@ def standardise(feats: dict[str, np.ndarray], fit_on: list[str]) -> dict[str, np
 
 
 def boost_key(variant: str) -> str:
-    """Which booster's features a variant reads: the trained one, or the random-weights control."""
+    """Which features a variant fuses: the trained booster's, the random-weights control's, or the
+    capacity control's (a fixed random projection of the task's own spectrogram)."""
+    if variant.startswith("capacity"):
+        return "boost_capacity"
     return "boost_random" if variant.startswith(("control", "probe-control")) else "boost"
 
 

@@ -73,7 +73,7 @@ class TaggingTask(SpectrogramTask):
     spectrogram = "mel"
     features = ["top.layer4", "mid.layer4"]
     metrics = ("roc_auc", "pr_auc")
-    variants = ("baseline", "boosted", "control", "probe", "probe-control")
+    variants = ("baseline", "boosted", "control", "capacity", "probe", "probe-control")
     # fusion ablations (run with --variants): zero-initialised projection; late fusion of pooled features
     ablations = ("boosted-zero", "control-zero", "boosted-late", "control-late")
 

@@ -94,7 +94,7 @@ class TranscriptionTask(SpectrogramTask):
     spectrogram = "semitone"
     features = ["mid.layer2", "top.layer2"]
     metrics = ("note_f1", "note_offset_f1", "frame_f1")
-    variants = ("baseline", "boosted", "control")
+    variants = ("baseline", "boosted", "control", "capacity")
     ablations = ("boosted-zero", "control-zero")  # zero-initialised fusion projection
 
     def timed_labels(self, records: list[TrackRecord], frames: dict[str, int]) -> dict[str, dict[str, np.ndarray]]:
