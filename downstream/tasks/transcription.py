@@ -104,8 +104,9 @@ class TranscriptionTask(SpectrogramTask):
         return {"onsets": onsets, "frames": actives}
 
     def reference(self, records: list[TrackRecord], say) -> dict:
-        say("madmom's piano note model on the test split")
-        return {"madmom_piano": madmom_reference([r for r in records if r.split == "test"])}
+        test = [r for r in records if r.split == "test"]
+        say("madmom's piano note model and Basic Pitch on the test split")
+        return {"madmom_piano": madmom_reference(test), "basic_pitch": basic_pitch_reference(test)}
 
     def datasets(self, arrays, meta, train_ids, val_ids, test_ids, variant, cfg, seed):
         # positives are rare (a key is on in ~5% of frames, starts in ~0.1%): weigh them by the square
@@ -204,4 +205,37 @@ def madmom_reference(records: list[TrackRecord]) -> dict[str, float]:
         estimate = [(float(row[0]), float(row[0]) + 0.1, int(row[1])) for row in found if len(row) >= 2]
         s = note_scores(record_notes(r), estimate)
         rows.append({"note_f1": s["note_f1"], "note_precision": s["note_precision"], "note_recall": s["note_recall"]})
+    return {k: float(np.mean([row[k] for row in rows])) for k in rows[0]} if rows else {}
+
+
+def basic_pitch_notes(audio: np.ndarray, sample_rate: int) -> list[tuple[float, float, int]]:
+    """Notes ``(onset s, offset s, MIDI pitch)`` of mono ``audio`` by Spotify's Basic Pitch: its ONNX model
+    (``booster.teachers.BasicPitch``) and the package's own note decoding with its default settings
+    (onset 0.5, frame 0.3, notes of at least 11 frames = 127.7 ms, onsets inferred)."""
+    import logging
+
+    import soxr
+
+    from booster.teachers import TEACHER_RATE, BasicPitch
+
+    logging.getLogger().setLevel(logging.ERROR)  # basic_pitch warns at import that TensorFlow is absent
+    from basic_pitch.note_creation import model_frames_to_time, output_to_notes_polyphonic
+
+    x = soxr.resample(audio, sample_rate, TEACHER_RATE) if sample_rate != TEACHER_RATE else audio
+    posteriors = BasicPitch()(x.astype(np.float32))  # (frames, 88 note + 88 onset)
+    events = output_to_notes_polyphonic(posteriors[:, :KEYS], posteriors[:, KEYS:], onset_thresh=0.5,
+                                        frame_thresh=0.3, min_note_len=11, infer_onsets=True, max_freq=None,
+                                        min_freq=None, melodia_trick=True)
+    times = model_frames_to_time(len(posteriors) + 1)
+    return [(float(times[a]), float(times[min(b, len(times) - 1)]), int(p)) for a, b, p, _ in events]
+
+
+def basic_pitch_reference(records: list[TrackRecord]) -> dict[str, float]:
+    """Basic Pitch (multi-instrument, pretrained) on the same test tracks: mean note scores."""
+    from booster.audio import probe
+
+    rows = []
+    for r in records:
+        s = note_scores(record_notes(r), basic_pitch_notes(r.load_mix(mono=True)[0], probe(r.mix_path).sample_rate))
+        rows.append({k: s[k] for k in ("note_f1", "note_precision", "note_recall", "note_offset_f1")})
     return {k: float(np.mean([row[k] for row in rows])) for k in rows[0]} if rows else {}
