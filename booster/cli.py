@@ -446,7 +446,8 @@ def cache_cmd(
                                  "tokens. Default: default (a resumed store keeps its own)."),
     workers: int = typer.Option(1, "--workers", help="Local worker processes."),
     scheduler: str = typer.Option("", "--scheduler", help="Dask scheduler address (runs on that cluster)."),
-    shard_size: int = typer.Option(8, "--shard-size", help="Tracks per unit of work."),
+    shard_size: int = typer.Option(8, "--shard-size", help="Tracks per unit of work at most; with several "
+                                   "workers, units also hold at most a quarter of a worker's share of the audio."),
     allow_mismatch: bool = typer.Option(False, "--allow-mismatch", help="Add to a store of another model."),
 ) -> None:
     """Precompute booster features for every track into a Zarr store (resumable, parallel)."""

@@ -148,8 +148,31 @@ def process_shard(store_path: str, model_path: str, names: list[str], items: lis
     return results
 
 
-def shards(items: list[CacheItem], size: int) -> list[list[CacheItem]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+def shards(items: list[CacheItem], size: int, workers: int = 1) -> list[list[CacheItem]]:
+    """Units of work: at most ``size`` tracks each, and, with several workers, at most about a quarter
+    of each worker's share of the audio (so four 6-minute files make four units for two workers, not one
+    shard of eight tracks on one worker). Order is kept; an unreadable file counts as 0 s (it fails fast)."""
+    if workers <= 1:
+        return [items[i:i + size] for i in range(0, len(items), size)]
+    from booster.audio import AudioError, probe
+
+    seconds = []
+    for item in items:
+        try:
+            seconds.append(probe(item.path).duration)
+        except AudioError:
+            seconds.append(0.0)
+    target = sum(seconds) / (4 * workers)
+    out: list[list[CacheItem]] = []
+    current: list[CacheItem] = []
+    total = 0.0
+    for item, s in zip(items, seconds, strict=True):
+        if current and (len(current) >= size or total + s > target):
+            out.append(current)
+            current, total = [], 0.0
+        current.append(item)
+        total += s
+    return out + ([current] if current else [])
 
 
 def open_or_create(store_path: Path, model_path: Path, names: list[str] | None,
@@ -198,7 +221,7 @@ def run_cache(
     todo = [i for i in items if i.track_id not in done]
     t0 = time.perf_counter()
     results: list[TrackResult] = []
-    work = shards(todo, shard_size)
+    work = shards(todo, shard_size, workers if not scheduler else max(workers, 2))
     if work:
         if threads is None:  # one worker may use every core; several share them
             threads = 1 if (workers > 1 or scheduler) else None

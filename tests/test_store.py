@@ -255,3 +255,23 @@ def test_feature_presets(micro_ckpt, audio_folder, tmp_path):
     res = CliRunner().invoke(app, ["cache", str(good), "-o", str(store_path), "--model", str(micro_ckpt),
                                    "--features", "default"])
     assert res.exit_code == 2 and "use a new store" in res.output
+
+
+def test_units_of_work_are_sized_by_audio_duration(tmp_path):
+    from feature_store.cache import shards
+
+    def wav(name, seconds):
+        path = tmp_path / name
+        sf.write(str(path), np.zeros(int(seconds * 8000), np.float32), 8000)
+        return CacheItem(name, str(path))
+
+    long = [wav(f"long{i}.wav", 360) for i in range(4)]
+    # four 6-minute files and two workers: four units, not one shard of eight tracks on one worker
+    assert [len(u) for u in shards(long, 8, workers=2)] == [1, 1, 1, 1]
+    assert [len(u) for u in shards(long, 8, workers=1)] == [4]
+    short = [wav(f"s{i:02d}.wav", 2) for i in range(20)]
+    units = shards(short, 8, workers=2)  # 40 s of audio: units of about 5 s, capped at 8 tracks anyway
+    assert [i.track_id for u in units for i in u] == [i.track_id for i in short]  # order kept, nothing lost
+    assert max(len(u) for u in units) <= 8 and len(units) >= 4
+    mixed = shards([wav("bad.wav", 0.0)] + long[:2], 8, workers=2)
+    assert [i.track_id for u in mixed for i in u] == ["bad.wav", "long0.wav", "long1.wav"]
