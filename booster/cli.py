@@ -117,10 +117,9 @@ def data_tokenize(
     'booster pretrain CORPUS --init CKPT --stage1-minutes 0 [--device cuda]' trains on."""
     import random
 
-    import soundfile as sf
     import torch
 
-    from booster.audio import find_audio
+    from booster.audio import AudioError, find_audio, probe
     from booster.checkpoint import CheckpointError
     from booster.extract import Booster
     from booster.teachers import TeacherUnavailable
@@ -150,8 +149,8 @@ def data_tokenize(
                 if total >= hours * 3600:
                     break
                 try:
-                    total += sf.info(str(f)).duration
-                except RuntimeError:
+                    total += probe(f).duration
+                except AudioError:
                     pass  # an unreadable file is recorded as a failure by the build
                 chosen.append(f)
             found = sorted(chosen)

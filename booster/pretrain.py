@@ -71,6 +71,14 @@ class PretrainConfig:
     loader_workers: int = 0  # DataLoader worker processes (token corpora on a GPU keep the GPU fed with a few)
 
 
+def choose_clip(seed: int, item: int, p: np.ndarray, pairs: bool = False) -> tuple[int, np.random.Generator]:
+    """Crop ``item``'s clip (drawn with probabilities ``p``) and the generator that places it in the clip;
+    fixed by ``(seed, item)``. With ``pairs``, items ``2j`` and ``2j + 1`` draw the same clip."""
+    rng = np.random.default_rng((seed, item))
+    chooser = np.random.default_rng((seed, item // 2, 0)) if pairs else rng
+    return int(chooser.choice(len(p), p=p)), rng
+
+
 class RandomCrops(Dataset):
     """Random fixed-length mono crops from audio held in memory; crop ``i`` is fixed by ``(seed, start + i)``.
 
@@ -100,12 +108,7 @@ class RandomCrops(Dataset):
         return self.length
 
     def __getitem__(self, i: int):
-        item = self.start + i
-        rng = np.random.default_rng((self.seed, item))
-        if self.pairs:  # items 2j and 2j + 1 are two crops of one clip (contrastive positives)
-            k = np.random.default_rng((self.seed, item // 2, 0)).choice(len(self.clips), p=self.p)
-        else:
-            k = rng.choice(len(self.clips), p=self.p)
+        k, rng = choose_clip(self.seed, self.start + i, self.p, self.pairs)
         clip = self.clips[k]
         start = int(rng.integers(0, len(clip) - self.samples))
         if self.targets is None:

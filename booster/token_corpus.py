@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from booster.pretrain import choose_clip
+
 FORMAT = "mfm-booster-tokens/1"
 
 
@@ -205,13 +207,8 @@ class TokenCrops(Dataset):
 
     def locate(self, i: int) -> tuple[int, int]:
         """Item ``i``'s file and first top-level frame."""
-        item = self.start + i
-        rng = np.random.default_rng((self.seed, item))
-        if self.pairs:
-            k = np.random.default_rng((self.seed, item // 2, 0)).choice(len(self.tokens), p=self.p)
-        else:
-            k = rng.choice(len(self.tokens), p=self.p)
-        return int(k), int(rng.integers(0, len(self.tokens[k][self.top]) - self.frames))
+        k, rng = choose_clip(self.seed, self.start + i, self.p, self.pairs)
+        return k, int(rng.integers(0, len(self.tokens[k][self.top]) - self.frames))
 
     def __getitem__(self, i: int) -> dict:
         k, a = self.locate(i)

@@ -205,7 +205,7 @@ def madmom_reference(records: list[TrackRecord]) -> dict[str, float]:
         estimate = [(float(row[0]), float(row[0]) + 0.1, int(row[1])) for row in found if len(row) >= 2]
         s = note_scores(record_notes(r), estimate)
         rows.append({"note_f1": s["note_f1"], "note_precision": s["note_precision"], "note_recall": s["note_recall"]})
-    return {k: float(np.mean([row[k] for row in rows])) for k in rows[0]} if rows else {}
+    return mean_scores(rows)
 
 
 def basic_pitch_notes(audio: np.ndarray, sample_rate: int) -> list[tuple[float, float, int]]:
@@ -238,4 +238,9 @@ def basic_pitch_reference(records: list[TrackRecord]) -> dict[str, float]:
     for r in records:
         s = note_scores(record_notes(r), basic_pitch_notes(r.load_mix(mono=True)[0], probe(r.mix_path).sample_rate))
         rows.append({k: s[k] for k in ("note_f1", "note_precision", "note_recall", "note_offset_f1")})
+    return mean_scores(rows)
+
+
+def mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
+    """Each score's mean over the test tracks (a reference's figures); ``{}`` for no tracks."""
     return {k: float(np.mean([row[k] for row in rows])) for k in rows[0]} if rows else {}
