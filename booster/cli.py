@@ -448,37 +448,78 @@ def cache_cmd(
     shard_size: int = typer.Option(8, "--shard-size", help="Tracks per unit of work at most; with several "
                                    "workers, units also hold at most a quarter of a worker's share of the audio."),
     allow_mismatch: bool = typer.Option(False, "--allow-mismatch", help="Add to a store of another model."),
+    rate: str = typer.Option("coarsest", "--rate", help="Frame rate of stored features: coarsest (finer levels' "
+                             "frames averaged in groups of 2^k down to the coarsest level's rate, ~172 fps: "
+                             "what every downstream task at <= 172 fps reads), native, or a number of frames/s "
+                             "(the lowest rate >= it). Tokens keep their own rate."),
+    keep_bits: int = typer.Option(7, "--keep-bits", help="Mantissa bits kept of float16's 10: 7 is bfloat16's "
+                                  "precision (relative error <= 0.4%); 10 is lossless float16."),
+    compression: str = typer.Option("zstd", "--compression", help="zstd (Blosc, byte-shuffled) or none (raw "
+                                    "chunks: larger, fastest reads)."),
 ) -> None:
     """Precompute booster features for every track into a Zarr store (resumable, parallel)."""
     from rich.progress import TaskProgressColumn
 
+    from booster.audio import AudioError, probe
     from booster.checkpoint import CheckpointError
-    from feature_store.cache import run_cache
-    from feature_store.store import StoreError
+    from feature_store.cache import RATES, run_cache
+    from feature_store.store import Compression, FeatureStore, StoreError
 
     if not input_path.exists():
         fail(f"{input_path}: not found")
     if workers < 1 or shard_size < 1:
         fail("--workers and --shard-size must be >= 1")
+    if rate not in RATES:
+        try:
+            rate = float(rate)
+        except ValueError:
+            fail(f"--rate {rate!r}: give {' or '.join(RATES)}, or a number of frames per second")
+    try:
+        codec = Compression(compression, 3, keep_bits)
+    except ValueError as err:
+        fail(str(err))
     items = resolve_inputs(input_path)
     if not items:
         fail(f"{input_path}: no audio files found")
     names = [n.strip() for n in features.split(",") if n.strip()] or None
-    with Progress(TextColumn("[bold]cache"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
-                  TextColumn("{task.fields[speed]}"), TimeElapsedColumn(), console=console) as bar:
-        task = bar.add_task("cache", total=len(items), speed="")
-        t0, audio = time.perf_counter(), [0.0]
 
-        def advance(result) -> None:
-            audio[0] += result.seconds
-            bar.update(task, advance=1, speed=f"{audio[0] / max(time.perf_counter() - t0, 1e-6):.1f} audio-s/s")
+    def seconds_of(path: str) -> float:
+        try:
+            return probe(path).duration
+        except AudioError:
+            return 0.0  # fails fast in the run, and is reported there
+
+    try:  # a resumed store: only the missing tracks are work
+        done_ids = set(FeatureStore.open(out).tracks()) if (out / "zarr.json").exists() else set()
+    except StoreError as err:
+        fail(str(err))
+    total = sum(seconds_of(i.path) for i in items if i.track_id not in done_ids)
+    with Progress(TextColumn("[bold]cache"), BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[done]}"),
+                  TextColumn("{task.fields[speed]}"), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("cache", total=max(total, 1e-9), done=f"0/{len(items)} tracks", speed="")
+        t0, tracks = time.perf_counter(), [0]
+
+        def show_speed() -> None:  # audio seconds done per wall second
+            done = bar.tasks[0].completed
+            bar.update(task, speed=f"{done / max(time.perf_counter() - t0, 1e-6):.1f} audio-s/s")
+
+        def on_window(seconds: float) -> None:
+            bar.update(task, advance=seconds)
+            show_speed()
+
+        def on_result(result) -> None:
+            tracks[0] += 1
+            if scheduler:  # a Dask cluster reports per track
+                bar.update(task, advance=result.seconds)
+            bar.update(task, done=f"{tracks[0]}/{len(items)} tracks")
+            show_speed()
 
         try:
             report = run_cache(items, out, model, names, workers, scheduler or None, shard_size, allow_mismatch,
-                               on_result=advance)
+                               on_result=on_result, rate=rate, compression=codec, on_progress=on_window)
         except (CheckpointError, StoreError, ValueError) as err:
             fail(str(err))
-        bar.update(task, completed=len(items))
+        bar.update(task, completed=max(total, 1e-9))
     speed = report["audio_seconds"] / max(report["wall_seconds"], 1e-9)
     Console().print(f"cached {report['done']} tracks ({report['audio_seconds']:.0f} s of audio, {speed:.1f}x "
                     f"realtime), skipped {report['skipped']} already complete, {len(report['failed'])} failed")
@@ -525,8 +566,12 @@ def info_cmd(
     for c in ("name", "frames/s", "dim", "dtype"):
         table.add_column(c)
     for spec in fs.specs.values():
-        table.add_row(spec.name, f"{spec.frame_rate:.2f}", str(spec.dim) if spec.dim else "tokens", spec.dtype)
+        rate = f"{spec.frame_rate:.2f}" + (f" (mean of {spec.pool})" if spec.pool > 1 else "")
+        table.add_row(spec.name, rate, str(spec.dim) if spec.dim else "tokens", spec.dtype)
     con.print(table)
+    c = fs.compression
+    con.print(f"chunks: {'raw' if c.codec == 'none' else f'{c.codec} level {c.level}'}, float16 with "
+              f"{c.keep_bits} of 10 mantissa bits" + (" (lossless)" if c.keep_bits == 10 else ""))
     for track, reason in s["failures"].items():
         con.print(f"  [red]failed[/] {track}: {reason}", highlight=False, soft_wrap=True)
     if stats:

@@ -10,17 +10,20 @@ crash does exactly the missing work.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty
 
 import numpy as np
 
 from booster.audio import AudioError, probe, stream_audio
 from booster.checkpoint import DEFAULT_CHECKPOINT, fingerprint, read_config
-from feature_store.store import FeatureSpec, FeatureStore, StoreError, file_hash
+from feature_store.store import Compression, FeatureSpec, FeatureStore, StoreError, file_hash
 
 
 @dataclass(frozen=True)
@@ -71,17 +74,52 @@ def preset_of(booster, names: list[str]) -> str | None:
     return next((p for p in PRESETS if sorted(preset_features(booster, p)) == sorted(names)), None)
 
 
-def feature_specs(booster, names: list[str] | None = None) -> list[FeatureSpec]:
-    """Specs for the features ``names`` (presets allowed; ``None``: the ``default`` preset)."""
+#: ``--rate`` choices besides a number of frames/s: ``coarsest`` stores every feature at the coarsest
+#: level's frame rate (finer levels' frames averaged in groups), ``native`` at the model's own rates
+RATES = ("coarsest", "native")
+MAX_POOL = 32  # a power of two that divides every window's frame count (windows start on block boundaries)
+
+
+def pool_factor(native_rate: float, rate: str | float, coarsest_rate: float) -> int:
+    """Frames averaged per stored frame: the largest power of two (<= :data:`MAX_POOL`) that keeps the
+    stored rate >= the asked one (``coarsest``: the coarsest level's rate; ``native``: 1)."""
+    if rate == "native":
+        return 1
+    target = coarsest_rate if rate == "coarsest" else float(rate)
+    if not target > 0:
+        raise ValueError(f"--rate {rate!r}: give coarsest, native, or frames per second > 0")
+    pool = 1
+    while pool < MAX_POOL and native_rate / (2 * pool) >= target - 1e-6:
+        pool *= 2
+    return pool
+
+
+def pool_frames(x: np.ndarray, pool: int) -> np.ndarray:
+    """Mean of each group of ``pool`` frames of ``x`` ``(frames, dim)``; a last, shorter group is the mean of
+    what it has. Windows of a stream hold whole groups (but the last), so pooling window by window
+    equals pooling the whole track."""
+    if pool == 1:
+        return x
+    n = len(x) // pool * pool
+    out = x[:n].reshape(-1, pool, x.shape[1]).mean(axis=1, dtype=np.float32)
+    return np.concatenate([out, x[n:].mean(axis=0, keepdims=True, dtype=np.float32)]) if n < len(x) else out
+
+
+def feature_specs(booster, names: list[str] | None = None, rate: str | float = "coarsest") -> list[FeatureSpec]:
+    """Specs for the features ``names`` (presets allowed; ``None``: the ``default`` preset), features
+    stored at ``rate`` (:data:`RATES` or frames/s; tokens always at their own rate)."""
     cfg = booster.model.config
+    coarsest = booster.frame_rate(booster.levels[0])
     available = {}
     for level in booster.levels:
-        rate = booster.frame_rate(level)
-        available[f"{level}.tokens"] = FeatureSpec(f"{level}.tokens", rate, 0)
-        available[f"{level}.embedding"] = FeatureSpec(f"{level}.embedding", rate, cfg.codec.latent_dim)
+        native = booster.frame_rate(level)
+        pool = pool_factor(native, rate, coarsest)
+        available[f"{level}.tokens"] = FeatureSpec(f"{level}.tokens", native, 0)
+        available[f"{level}.embedding"] = FeatureSpec(f"{level}.embedding", native / pool, cfg.codec.latent_dim,
+                                                      pool)
         if booster.model.priors:
             for j in cfg.feature_layers:
-                available[f"{level}.layer{j}"] = FeatureSpec(f"{level}.layer{j}", rate, cfg.prior.dim)
+                available[f"{level}.layer{j}"] = FeatureSpec(f"{level}.layer{j}", native / pool, cfg.prior.dim, pool)
     names = resolve_features(booster, names)
     unknown = [n for n in names if n not in available]
     if unknown:
@@ -106,9 +144,14 @@ def _booster(model_path: str, threads: int | None):
     return _BOOSTERS[model_path]
 
 
-def feature_pieces(booster, path: str, names: list[str]) -> Iterator[dict[str, np.ndarray]]:
-    """The file's features window by window (:meth:`Booster.stream`): any length in bounded memory.
-    Raises :class:`AudioError` for a file that cannot be decoded or is digital silence."""
+def feature_pieces(booster, path: str, specs: list[FeatureSpec],
+                   on_window: Callable[[float], None] | None = None) -> Iterator[dict[str, np.ndarray]]:
+    """The file's features window by window (:meth:`Booster.stream`): any length in bounded memory,
+    each feature pooled as its spec says; ``on_window(seconds)`` after each window. Raises
+    :class:`AudioError` for a file that cannot be decoded or is digital silence."""
+    names = [s.name for s in specs]
+    pools = {s.name: s.pool for s in specs}
+    top_rate = booster.frame_rate(booster.levels[0])
     peak = 0.0
 
     def blocks() -> Iterator[np.ndarray]:
@@ -121,24 +164,29 @@ def feature_pieces(booster, path: str, names: list[str]) -> Iterator[dict[str, n
 
     wanted = [n for n in names if not n.endswith(".tokens")]
     for out in booster.stream(blocks(), features=wanted):
-        feats = {n: out.features[n].numpy() for n in wanted}
+        feats = {n: pool_frames(out.features[n].numpy(), pools[n]) for n in wanted}
         for n in names:
             if n.endswith(".tokens"):
                 feats[n] = out.tokens[n.rsplit(".", 1)[0]].numpy()
         yield feats
+        if on_window:
+            on_window(len(out.tokens[booster.levels[0]]) / top_rate)
 
 
 def process_shard(store_path: str, model_path: str, names: list[str], items: list[CacheItem],
-                  threads: int | None = 1) -> list[TrackResult]:
-    """Extract and store one shard of tracks in a new part of the store. Runs in a worker."""
+                  threads: int | None = 1, progress=None) -> list[TrackResult]:
+    """Extract and store one shard of tracks in a new part of the store. Runs in a worker.
+    ``progress``: a callable or a queue (``put``) that receives the audio seconds of each window done."""
     booster = _booster(model_path, threads)
     store = FeatureStore.open(store_path, mode="a")
+    specs = [store.specs[n] for n in names]
+    on_window = getattr(progress, "put", progress)
     results = []
     with store.writer() as writer:
         for item in items:
             try:
                 seconds = probe(item.path).duration
-                writer.add_stream(item.track_id, feature_pieces(booster, item.path, names), item.path,
+                writer.add_stream(item.track_id, feature_pieces(booster, item.path, specs, on_window), item.path,
                                   file_hash(item.path), seconds)
             except (AudioError, ValueError, RuntimeError) as err:
                 writer.fail(item.track_id, str(err), item.path)
@@ -176,8 +224,10 @@ def shards(items: list[CacheItem], size: int, workers: int = 1) -> list[list[Cac
 
 
 def open_or_create(store_path: Path, model_path: Path, names: list[str] | None,
-                   allow_mismatch: bool = False) -> tuple[FeatureStore, list[str]]:
-    """The store to fill (created if new) and the feature names it holds."""
+                   allow_mismatch: bool = False, rate: str | float = "coarsest",
+                   compression: Compression | None = None) -> tuple[FeatureStore, list[str]]:
+    """The store to fill (created if new, with features at ``rate`` and ``compression``) and the feature
+    names it holds. An existing store keeps its own rate and compression."""
     fp = fingerprint(model_path)
     if store_path.exists():
         store = FeatureStore.open(store_path, fingerprint=fp, allow_mismatch=allow_mismatch, mode="a")
@@ -188,8 +238,9 @@ def open_or_create(store_path: Path, model_path: Path, names: list[str] | None,
                                  "use a new store for other features")
         return store, store.feature_names()
     booster = _booster(str(model_path), None)
-    specs = feature_specs(booster, names)
-    store = FeatureStore.create(store_path, fp, specs, read_config(model_path)["model"], booster.sample_rate)
+    specs = feature_specs(booster, names, rate)
+    store = FeatureStore.create(store_path, fp, specs, read_config(model_path)["model"], booster.sample_rate,
+                                compression)
     return store, [s.name for s in specs]
 
 
@@ -204,10 +255,16 @@ def run_cache(
     allow_mismatch: bool = False,
     on_result: Callable[[TrackResult], None] | None = None,
     threads: int | None = None,
+    rate: str | float = "coarsest",
+    compression: Compression | None = None,
+    on_progress: Callable[[float], None] | None = None,
 ) -> dict:
     """Cache every item not already complete in the store. Returns counts, failures and timing.
 
-    ``threads``: torch threads per worker (default: all for a single worker, 1 each for several).
+    ``threads``: torch threads per worker (default: the machine's cores shared by the workers that have
+    work, so one long file on two workers still uses both cores). ``rate``/``compression``: of a new
+    store (:func:`feature_specs`, :class:`Compression`). ``on_progress(seconds)``: audio seconds after
+    each window of every track (local processes too; on a Dask cluster, per track).
     """
     store_path = Path(store_path)
     model_path = Path(model_path) if model_path else DEFAULT_CHECKPOINT
@@ -216,17 +273,19 @@ def run_cache(
     if len(set(ids)) != len(ids):
         dupes = sorted({i for i in ids if ids.count(i) > 1})[:3]
         raise ValueError(f"track ids are not unique (e.g. {dupes})")
-    store, names = open_or_create(store_path, model_path, names, allow_mismatch)
+    store, names = open_or_create(store_path, model_path, names, allow_mismatch, rate, compression)
     done = set(store.tracks())
     todo = [i for i in items if i.track_id not in done]
     t0 = time.perf_counter()
     results: list[TrackResult] = []
     work = shards(todo, shard_size, workers if not scheduler else max(workers, 2))
     if work:
-        if threads is None:  # one worker may use every core; several share them
-            threads = 1 if (workers > 1 or scheduler) else None
+        if threads is None and not scheduler:  # the cores, shared by the workers that have work
+            threads = max(1, (os.cpu_count() or 1) // min(workers, len(work)))
+        elif threads is None:
+            threads = 1
         for shard_results in _run_shards(work, str(store_path), str(model_path), names, workers, scheduler,
-                                         threads):
+                                         threads, on_progress):
             for r in shard_results:
                 results.append(r)
                 if on_result:
@@ -238,7 +297,8 @@ def run_cache(
             "audio_seconds": sum(r.seconds for r in results), "wall_seconds": wall}
 
 
-def _run_shards(work, store_path, model_path, names, workers, scheduler, threads) -> Iterator[list[TrackResult]]:
+def _run_shards(work, store_path, model_path, names, workers, scheduler, threads,
+                on_progress=None) -> Iterator[list[TrackResult]]:
     """Yield each shard's results as it finishes: inline, in local processes, or on a Dask cluster."""
     args = (store_path, model_path, names)
     if scheduler:
@@ -251,11 +311,27 @@ def _run_shards(work, store_path, model_path, names, workers, scheduler, threads
                 yield fut.result()
     elif workers <= 1:
         for shard in work:
-            yield process_shard(*args, shard, threads)
+            yield process_shard(*args, shard, threads, on_progress)
     else:
         # spawn, not fork: a forked child inherits torch's OpenMP state and can deadlock
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(process_shard, *args, shard, threads) for shard in work]
-            for fut in as_completed(futures):
-                yield fut.result()
+        ctx = multiprocessing.get_context("spawn")
+        with ExitStack() as stack:
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers, mp_context=ctx))
+            queue = stack.enter_context(ctx.Manager()).Queue() if on_progress else None
+            pending = {pool.submit(process_shard, *args, shard, threads, queue) for shard in work}
+            while pending:
+                finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                _drain(queue, on_progress)
+                for fut in finished:
+                    yield fut.result()
+            _drain(queue, on_progress)
+
+
+def _drain(queue, on_progress) -> None:
+    """Hand every window's seconds waiting in ``queue`` to ``on_progress``."""
+    while queue is not None:
+        try:
+            on_progress(queue.get_nowait())
+        except Empty:
+            return
 

@@ -4,7 +4,8 @@ Layout (``STORE.zarr/``)::
 
     zarr.json                     root group; attributes: format, model fingerprint + config, feature specs
     parts/<part>/<feature>        append-only arrays, one part per writer session (float16 features,
-                                  int16 tokens), so concurrent writers never touch the same chunk
+                                  int16 tokens), so concurrent writers never touch the same chunk;
+                                  chunks of ~4 s, compressed as the store's ``compression`` says
     manifest/<key>.json           one small file per track, written atomically (tmp + rename) only
                                   after the track's data is flushed: the manifest is the truth
 
@@ -39,11 +40,13 @@ class StoreError(ValueError):
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """One stored feature: ``dim == 0`` means tokens, stored ``(frames,)`` int16."""
+    """One stored feature: ``dim == 0`` means tokens, stored ``(frames,)`` int16. ``pool`` > 1: each
+    stored frame is the mean of ``pool`` of the model's frames (``frame_rate`` is the stored rate)."""
 
     name: str
     frame_rate: float
     dim: int
+    pool: int = 1
 
     @property
     def dtype(self) -> str:
@@ -52,6 +55,44 @@ class FeatureSpec:
     @property
     def is_tokens(self) -> bool:
         return self.dim == 0
+
+
+@dataclass(frozen=True)
+class Compression:
+    """How feature chunks are stored.
+
+    ``keep_bits``: mantissa bits kept of float16's 10 (``numcodecs.BitRound``; 10 = lossless float16,
+    7 = bfloat16's precision, relative error <= 2**-8); tokens are always exact. ``codec``: ``"zstd"``
+    (Blosc, byte-shuffled, level ``level``) or ``"none"`` (raw chunks, the fastest reads).
+    """
+
+    codec: str = "zstd"
+    level: int = 3
+    keep_bits: int = 7
+
+    def __post_init__(self):
+        if self.codec not in ("zstd", "none"):
+            raise ValueError(f"compression codec {self.codec!r}: use 'zstd' or 'none'")
+        if not 1 <= self.keep_bits <= 10:
+            raise ValueError(f"keep_bits {self.keep_bits}: float16 has 1..10 mantissa bits")
+
+    def compressors(self):
+        if self.codec == "none":
+            return None
+        from zarr.codecs import BloscCodec
+
+        return BloscCodec(cname="zstd", clevel=self.level, shuffle="shuffle")
+
+    def round(self, x: np.ndarray) -> np.ndarray:
+        """``x`` float16 with ``keep_bits`` mantissa bits (round to nearest)."""
+        if self.keep_bits >= 10:
+            return x
+        from numcodecs import BitRound
+
+        return BitRound(self.keep_bits).encode(np.ascontiguousarray(x)).view(x.dtype).reshape(x.shape)
+
+
+UNCOMPRESSED = Compression("none", 0, 10)  # what stores written before compression existed hold
 
 
 @dataclass
@@ -96,21 +137,24 @@ class FeatureStore:
         self.fingerprint: str = attrs["fingerprint"]
         self.model_config: dict = attrs.get("model_config", {})
         self.sample_rate: int = attrs.get("sample_rate", 0)
-        self.specs = {s["name"]: FeatureSpec(s["name"], float(s["frame_rate"]), int(s["dim"]))
+        self.specs = {s["name"]: FeatureSpec(s["name"], float(s["frame_rate"]), int(s["dim"]), int(s.get("pool", 1)))
                       for s in attrs["features"]}
+        self.compression = Compression(**attrs["compression"]) if "compression" in attrs else UNCOMPRESSED
         self._entries: dict[str, TrackEntry] | None = None
         self._arrays: dict[str, zarr.Array | RawChunkReader] = {}  # opening reads metadata: do it once
 
     # --- creation and opening ------------------------------------------------------------
     @classmethod
     def create(cls, path: str | Path, fingerprint: str, specs: list[FeatureSpec], model_config: dict | None = None,
-               sample_rate: int = 0) -> FeatureStore:
+               sample_rate: int = 0, compression: Compression | None = None) -> FeatureStore:
+        """A new, empty store; ``compression``: :class:`Compression` (default: zstd, bfloat16 precision)."""
         path = Path(path)
         if path.exists():
             raise StoreError(f"{path}: already exists; open it to resume, or remove it")
         group = zarr.open_group(str(path), mode="w-")
         group.attrs.update({"format": FORMAT, "fingerprint": fingerprint, "model_config": model_config or {},
-                            "sample_rate": sample_rate, "features": [asdict(s) for s in specs]})
+                            "sample_rate": sample_rate, "features": [asdict(s) for s in specs],
+                            "compression": asdict(compression or Compression())})
         (path / "manifest").mkdir()
         return cls(path, group)
 
@@ -208,25 +252,27 @@ class FeatureStore:
         entries = self.entries()
         ok = [e for e in entries.values() if e.status == "ok"]
         return {"path": str(self.path), "fingerprint": self.fingerprint, "features": [asdict(s) for s in
-                self.specs.values()], "tracks": len(ok), "hours": sum(e.duration for e in ok) / 3600,
-                "failures": self.failures()}
+                self.specs.values()], "compression": asdict(self.compression), "tracks": len(ok),
+                "hours": sum(e.duration for e in ok) / 3600, "failures": self.failures()}
 
 
 class RawChunkReader:
-    """Row slices of an *uncompressed* Zarr v3 array on local disk, read straight from its chunk files.
+    """Row slices of a Zarr v3 array on local disk, read straight from its chunk files: raw chunks
+    (bytes codec only) or Blosc-compressed ones (bytes + blosc), C order, default ``c/i/j`` keys.
 
     Why: zarr-python's indexing costs about half a millisecond per call in its async machinery,
-    twenty times a memory-mapped ``.npy`` for a 1 s window. Our arrays are written uncompressed
-    (bytes codec only, C order, default ``c/i/j`` chunk keys), so a row range is one contiguous
-    byte range of each chunk file it touches. Anything else falls back to zarr (``for_array`` is None).
-    A chunk file that zarr never wrote (all fill value) reads as the fill value.
+    twenty times a memory-mapped ``.npy`` for a 1 s window. A raw chunk is memory-mapped, so a row
+    range is one contiguous byte range; a compressed chunk is decompressed whole (a few hundred kB)
+    and kept in a small LRU, so neighbouring windows cost a slice. Anything else falls back to zarr
+    (``for_array`` is None). A chunk file that zarr never wrote (all fill value) reads as the fill value.
     """
 
-    max_open = 64  # memory maps kept open (each holds a file descriptor)
+    max_open = 64  # raw chunks kept mapped (each holds a file descriptor), or compressed chunks kept decoded
 
-    def __init__(self, root: Path, row_shape: tuple[int, ...], chunk_rows: int, dtype: np.dtype, fill_value):
+    def __init__(self, root: Path, row_shape: tuple[int, ...], chunk_rows: int, dtype: np.dtype, fill_value,
+                 compressed: bool = False):
         self.root, self.row_shape, self.chunk_rows = root, row_shape, chunk_rows
-        self.dtype, self.fill_value = dtype, fill_value
+        self.dtype, self.fill_value, self.compressed = dtype, fill_value, compressed
         self.base = f"{root}/c/"
         self._open: OrderedDict[int, tuple[tuple[int, int], np.ndarray]] = OrderedDict()
         self.row_items = int(np.prod(self.row_shape)) if self.row_shape else 1
@@ -237,9 +283,11 @@ class RawChunkReader:
     def for_array(cls, array: zarr.Array, root: Path) -> RawChunkReader | None:
         md = array.metadata
         try:
-            from zarr.codecs import BytesCodec
-            plain = (len(md.codecs) == 1 and isinstance(md.codecs[0], BytesCodec)
-                     and getattr(md.codecs[0].endian, "value", None) in ("little", None)
+            from zarr.codecs import BloscCodec, BytesCodec
+            codecs = list(md.codecs)
+            compressed = len(codecs) == 2 and isinstance(codecs[1], BloscCodec)
+            plain = ((len(codecs) == 1 or compressed) and isinstance(codecs[0], BytesCodec)
+                     and getattr(codecs[0].endian, "value", None) in ("little", None)
                      and md.chunk_key_encoding.to_dict() == {"name": "default", "configuration": {"separator": "/"}}
                      and tuple(array.chunks[1:]) == tuple(array.shape[1:]) and root.is_dir())
         except (AttributeError, ImportError):  # another zarr layout or version: use zarr itself
@@ -247,14 +295,14 @@ class RawChunkReader:
         if not plain:
             return None
         dtype = np.dtype(str(array.dtype)).newbyteorder("<")
-        return cls(root, tuple(array.shape[1:]), int(array.chunks[0]), dtype, md.fill_value)
+        return cls(root, tuple(array.shape[1:]), int(array.chunks[0]), dtype, md.fill_value, compressed)
 
     def _chunk(self, index: int) -> np.ndarray | None:
-        """Chunk ``index`` memory-mapped as ``(chunk_rows, *row_shape)`` (None if zarr never wrote it).
+        """Chunk ``index`` as ``(chunk_rows, *row_shape)`` (None if zarr never wrote it).
 
-        The last ``max_open`` maps stay open, so repeated reads cost a slice. zarr rewrites a chunk
+        The last ``max_open`` chunks stay open, so repeated reads cost a slice. zarr rewrites a chunk
         by writing a new file and renaming it over the old one, and a map keeps seeing the old
-        file: so each access checks the file's inode and maps the new file when it changed
+        file: so each access checks the file's inode and reads the new file when it changed
         (a writer appending to the part while we read).
         """
         path = f"{self.base}{index}{self.suffix}"
@@ -266,9 +314,21 @@ class RawChunkReader:
         if cached is not None and cached[0] == (st.st_ino, st.st_mtime_ns):
             self._open.move_to_end(index)
             return cached[1]
-        if st.st_size != self.chunk_rows * self.row_bytes:
-            raise StoreError(f"{path}: chunk file has {st.st_size} bytes, expected {self.chunk_rows * self.row_bytes}")
-        chunk = np.memmap(path, dtype=self.dtype, mode="r", shape=(self.chunk_rows, *self.row_shape))
+        shape = (self.chunk_rows, *self.row_shape)
+        if self.compressed:
+            from numcodecs import blosc
+
+            with open(path, "rb") as f:
+                raw = blosc.decompress(f.read())
+            if len(raw) != self.chunk_rows * self.row_bytes:
+                raise StoreError(f"{path}: chunk decompresses to {len(raw)} bytes, expected "
+                                 f"{self.chunk_rows * self.row_bytes}")
+            chunk = np.frombuffer(raw, dtype=self.dtype).reshape(shape)
+        else:
+            if st.st_size != self.chunk_rows * self.row_bytes:
+                raise StoreError(f"{path}: chunk file has {st.st_size} bytes, expected "
+                                 f"{self.chunk_rows * self.row_bytes}")
+            chunk = np.memmap(path, dtype=self.dtype, mode="r", shape=shape)
         self._open[index] = ((st.st_ino, st.st_mtime_ns), chunk)
         if len(self._open) > self.max_open:
             self._open.popitem(last=False)
@@ -309,7 +369,8 @@ class PartWriter:
             chunk_frames = max(256, int(spec.frame_rate * 4))  # ~4 s per chunk: small reads stay cheap
             chunks = (chunk_frames,) if spec.is_tokens else (chunk_frames, spec.dim)
             self.arrays[spec.name] = store.group.create_array(
-                f"parts/{part}/{spec.name}", shape=shape, chunks=chunks, dtype=spec.dtype, compressors=None)
+                f"parts/{part}/{spec.name}", shape=shape, chunks=chunks, dtype=spec.dtype,
+                compressors=store.compression.compressors())
         self.sizes = {n: 0 for n in self.arrays}
         self._pending: list[tuple[TrackEntry, dict[str, np.ndarray]]] = []
         self._pending_frames = 0
@@ -325,7 +386,8 @@ class PartWriter:
             if x.ndim != expected_ndim or (not spec.is_tokens and x.shape[1] != spec.dim):
                 raise StoreError(f"{track_id}: feature {name} has shape {x.shape}, store expects "
                                  f"{'(frames,)' if spec.is_tokens else f'(frames, {spec.dim})'}")
-            arrays[name] = x.astype(spec.dtype)
+            x = x.astype(spec.dtype)
+            arrays[name] = x if spec.is_tokens else self.store.compression.round(x)
         return arrays
 
     def add(self, track_id: str, features: dict[str, np.ndarray], source: str = "", source_hash: str = "",

@@ -11,7 +11,8 @@ import soundfile as sf
 
 from booster import Booster
 from feature_store import FeatureStore
-from feature_store.cache import CacheItem, run_cache
+from feature_store.cache import CacheItem, pool_frames, run_cache
+from feature_store.store import Compression
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,16 +29,21 @@ def test_multi_window_track_caches_like_extract(micro_ckpt, tmp_path):
     wav = tmp_path / "long.wav"
     _write_long(wav, 50, block_s=10)  # 50 s: three 20 s windows
     names = ["top.tokens", "fine.tokens", "top.layer2", "mid.embedding"]
-    run_cache([CacheItem("long", str(wav))], tmp_path / "s.zarr", micro_ckpt, names)
-    store = FeatureStore.open(tmp_path / "s.zarr")
-    assert store.tracks() == ["long"]
     b = Booster.from_pretrained(micro_ckpt)
     audio, sr = sf.read(wav, dtype="float32")
     want = b.extract(audio, sr, features=["top.layer2", "mid.embedding"])
-    np.testing.assert_array_equal(store.read("long", "top.tokens"), want.tokens["top"].numpy())
-    np.testing.assert_array_equal(store.read("long", "fine.tokens"), want.tokens["fine"].numpy())
-    for name in ("top.layer2", "mid.embedding"):  # float16 storage
-        np.testing.assert_allclose(store.read("long", name), want.features[name].numpy(), atol=2e-2, rtol=1e-2)
+    # native rate, lossless float16, raw chunks; then the defaults: coarsest rate, zstd, bfloat16 precision
+    for path, kwargs, tol in (("native.zarr", {"rate": "native", "compression": Compression("none", 0, 10)}, 2e-3),
+                              ("default.zarr", {}, 8e-3)):
+        run_cache([CacheItem("long", str(wav))], tmp_path / path, micro_ckpt, names, **kwargs)
+        store = FeatureStore.open(tmp_path / path)
+        assert store.tracks() == ["long"]
+        np.testing.assert_array_equal(store.read("long", "top.tokens"), want.tokens["top"].numpy())
+        np.testing.assert_array_equal(store.read("long", "fine.tokens"), want.tokens["fine"].numpy())
+        for name in ("top.layer2", "mid.embedding"):  # pooled window by window == pooled whole
+            expected = pool_frames(want.features[name].numpy(), store.specs[name].pool)
+            np.testing.assert_allclose(store.read("long", name), expected, atol=tol, rtol=tol)
+    assert FeatureStore.open(tmp_path / "default.zarr").specs["mid.embedding"].pool == 4
 
 
 def test_one_hour_file_caches_under_2_gb(micro_ckpt, tmp_path):

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from booster.cli import app
 from feature_store import FeatureStore
 from feature_store.cache import CacheItem, run_cache
-from feature_store.store import FeatureSpec, RawChunkReader, StoreError
+from feature_store.store import Compression, FeatureSpec, RawChunkReader, StoreError
 
 SPECS = [FeatureSpec("top.tokens", 10.0, 0), FeatureSpec("top.layer1", 10.0, 2)]
 
@@ -99,8 +99,14 @@ def test_cache_records_failures_and_goes_on(audio_folder, micro_ckpt, tmp_path):
     b = Booster.from_pretrained(micro_ckpt)
     audio, _ = load_audio(audio_folder / "good03.flac", 22050, mono=True)
     direct = b.extract(audio, 22050)
-    np.testing.assert_allclose(store.read("good03", "mid.layer1"), direct.features["mid.layer1"].numpy(),
-                               rtol=1e-2, atol=1e-2)  # stored as float16
+    # stored at the coarsest rate: mid frames averaged in fours (groups of 2^k down to top's rate)
+    assert store.specs["mid.layer1"].pool == 4 and store.specs["top.layer1"].pool == 1
+    assert store.specs["mid.layer1"].frame_rate == store.specs["top.layer1"].frame_rate
+    mid = direct.features["mid.layer1"].numpy()
+    expected = np.concatenate([mid[:len(mid) // 4 * 4].reshape(-1, 4, mid.shape[1]).mean(1),
+                               mid[len(mid) // 4 * 4:].mean(0, keepdims=True)][:1 + (len(mid) % 4 > 0)])
+    np.testing.assert_allclose(store.read("good03", "mid.layer1"), expected,
+                               rtol=1e-2, atol=1e-2)  # float16 at bfloat16's precision
     assert store.read("good03", "fine.tokens").tolist() == direct.tokens["fine"].tolist()
     # rerun: nothing left to do but the failures, which fail again
     again = runner.invoke(app, ["cache", str(audio_folder), "-o", str(store_path), "--model", str(micro_ckpt)])
@@ -170,11 +176,13 @@ def test_local_processes_and_dask_cluster_match_inline(audio_folder, micro_ckpt,
             np.testing.assert_array_equal(got[key], ref[key])
 
 
-def test_raw_chunk_reads_match_zarr_across_chunks_and_unwritten_chunks(tmp_path):
+@pytest.mark.parametrize("compression", [Compression("none", 0, 10), Compression("zstd", 3, 7)],
+                         ids=["raw-lossless", "zstd-7bits"])
+def test_raw_chunk_reads_match_zarr_across_chunks_and_unwritten_chunks(tmp_path, compression):
     import zarr
 
     specs = [FeatureSpec("t.tokens", 100.0, 0), FeatureSpec("t.feat", 100.0, 3)]
-    store = FeatureStore.create(tmp_path / "s.zarr", "fp", specs)
+    store = FeatureStore.create(tmp_path / "s.zarr", "fp", specs, compression=compression)
     rng = np.random.default_rng(0)
     feats = {"t.tokens": rng.integers(0, 300, 2000), "t.feat": rng.standard_normal((2000, 3))}
     feats["t.feat"][400:1600] = 0.0  # whole chunks of fill value: zarr does not write them
@@ -189,9 +197,14 @@ def test_raw_chunk_reads_match_zarr_across_chunks_and_unwritten_chunks(tmp_path)
         for a, b in [(0, 1), (395, 405), (399, 1203), (1999, 2000), (0, 2000), (800, 1200)]:
             np.testing.assert_array_equal(raw[a:b], z[a:b])
     assert not list((tmp_path / "s.zarr" / "parts" / part / "t.feat" / "c").glob("2/*"))  # really unwritten
-    np.testing.assert_array_equal(store.read("x", "t.tokens"), feats["t.tokens"])
-    np.testing.assert_allclose(store.read("x", "t.feat"), feats["t.feat"].astype(np.float16), rtol=0)
+    np.testing.assert_array_equal(store.read("x", "t.tokens"), feats["t.tokens"])  # tokens always exact
+    got, f16 = store.read("x", "t.feat"), feats["t.feat"].astype(np.float16).astype(np.float32)
+    if compression.keep_bits == 10:
+        np.testing.assert_array_equal(got, f16)
+    else:  # round to nearest with 7 mantissa bits: relative error <= 2**-8, and not lossless
+        assert np.all(np.abs(got - f16) <= 2.0 ** -8 * np.abs(f16) + 1e-7) and np.any(got != f16)
     assert isinstance(store._arrays[f"parts/{part}/t.feat"], RawChunkReader)  # the fast path is the one used
+    assert store._arrays[f"parts/{part}/t.feat"].compressed == (compression.codec != "none")
 
 
 def test_reader_sees_tracks_appended_to_a_chunk_it_already_mapped(tmp_path):
