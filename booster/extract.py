@@ -45,6 +45,16 @@ class Booster:
         path = Path(path) if path is not None else DEFAULT_CHECKPOINT
         return cls(load_checkpoint(path), path, device)
 
+    def compile(self) -> Booster:
+        """``torch.compile`` the codec's encoder and the priors (dynamic shapes: one compilation serves
+        every window length). Costs a minute or two on first use in a process (less with inductor's
+        on-disk cache); then, on this 2-core CPU, the codec runs ~1.5x and the mid prior ~1.2x faster.
+        Tokens agree >= 99.99% with eager mode (float rounding flips rare near-ties), features to ~1e-5."""
+        self.model.codec.encode = torch.compile(self.model.codec.encode, dynamic=True)
+        for prior in self.model.priors.values():
+            prior.hidden_states = torch.compile(prior.hidden_states, dynamic=True)
+        return self
+
     @property
     def sample_rate(self) -> int:
         return self.model.config.codec.sample_rate
@@ -128,19 +138,21 @@ class Booster:
             keep = max(0, a - margin) - buf_start  # drop audio no later window needs
             buf, buf_start = buf[:, keep:], buf_start + keep
 
-    def _feature_windows(self, token_windows: Iterator[dict[str, torch.Tensor]],
-                         wanted: set[str]) -> Iterator[BoosterOutput]:
-        """Features of each window of tokens ``level -> (batch, frames)``; every value keeps its batch axis
-        (``(batch, frames)`` tokens, ``(batch, frames, dim)`` features). Prior layers run with
-        :meth:`_context_frames` of past tokens kept from earlier windows, so the concatenation of the
-        windows equals one pass over the whole sequence."""
+    def _feature_windows(self, token_windows: Iterator[dict[str, torch.Tensor]], wanted: set[str],
+                         levels: tuple[str, ...] | None = None) -> Iterator[BoosterOutput]:
+        """Features of each window of tokens ``level -> (batch, frames)`` for ``levels`` (a coarse-to-fine
+        prefix of the model's; default all); every value keeps its batch axis (``(batch, frames)``
+        tokens, ``(batch, frames, dim)`` features). Prior layers run with :meth:`_context_frames` of past
+        tokens kept from earlier windows, so the concatenation of the windows equals one pass over the
+        whole sequence."""
+        levels = tuple(levels or self.levels)
         ctx = self._context_frames()
         layers_of = {lv: [j for j in self.model.config.feature_layers if f"{lv}.layer{j}" in wanted]
-                     if self.model.priors else [] for lv in self.levels}
-        history: dict[str, torch.Tensor | None] = {lv: None for lv in self.levels}  # <= ctx past frames
+                     if self.model.priors else [] for lv in levels}
+        history: dict[str, torch.Tensor | None] = {lv: None for lv in levels}  # <= ctx past frames
         for window in token_windows:
             out = BoosterOutput()
-            for i, level in enumerate(self.levels):
+            for i, level in enumerate(levels):
                 tok = window[level]
                 out.tokens[level] = tok
                 out.frame_rates[level] = self.frame_rate(level)
@@ -162,11 +174,36 @@ class Booster:
                 for j in layers_of[level]:
                     out.features[f"{level}.layer{j}"] = states[j][:, n_past:]
                     out.frame_rates[f"{level}.layer{j}"] = self.frame_rate(level)
-            for level in self.levels:
+            for level in levels:
                 past = history[level]
                 seq = window[level] if past is None else torch.cat([past, window[level]], dim=1)
                 history[level] = seq[:, max(0, seq.shape[1] - ctx):]
             yield out
+
+    @torch.inference_mode()
+    def features_from_tokens(self, tokens: dict[str, np.ndarray | torch.Tensor],
+                             features: list[str]) -> BoosterOutput:
+        """Prior-layer features from tokens alone (no audio, no codec): what a store that kept only tokens
+        computes on read. ``tokens[level]``: ``(frames,)`` for every level up to the finest one asked
+        for (a level's prior reads the level above). Runs window by window like :meth:`stream`, so the
+        result equals extraction from the audio up to float rounding.
+        """
+        wanted = self._wanted(features)
+        deepest = max((self.levels.index(n.split(".")[0]) for n in wanted), default=-1)
+        need = self.levels[:deepest + 1]
+        missing = [lv for lv in need if lv not in tokens]
+        if missing:
+            raise ValueError(f"features {sorted(wanted)} need the tokens of {list(need)}; missing {missing}")
+        seqs = {lv: torch.as_tensor(np.asarray(tokens[lv]), dtype=torch.long, device=self.device) for lv in need}
+        win = self._window_samples()
+        hops = self.model.config.codec.hops
+
+        def windows() -> Iterator[dict[str, torch.Tensor]]:
+            n = -(-len(seqs[need[0]]) * hops[need[0]] // win)
+            for k in range(n):
+                yield {lv: seqs[lv][None, k * win // hops[lv]:(k + 1) * win // hops[lv]] for lv in need}
+
+        return concat_outputs([_row(w, 0) for w in self._feature_windows(windows(), wanted, need)])
 
     def _blocks(self, source, sample_rate: int | None) -> Iterator[np.ndarray]:
         """Model-rate mono blocks ``(1, samples)`` of a file path (streamed), an in-memory waveform, or an

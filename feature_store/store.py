@@ -217,9 +217,29 @@ class FeatureStore:
         self._spec(name)
         return self._entry(track_id).offsets[name][1]
 
-    def read(self, track_id: str, name: str) -> np.ndarray:
-        """A whole track's feature: ``(frames, dim)`` float32, or ``(frames,)`` int64 tokens."""
+    def read(self, track_id: str, name: str, booster=None) -> np.ndarray:
+        """A whole track's feature: ``(frames, dim)`` float32, or ``(frames,)`` int64 tokens. A feature the
+        store lacks is computed from its stored tokens when ``booster`` (the store's model) is given
+        (:meth:`compute`)."""
+        if name not in self.specs and booster is not None:
+            return self.compute(track_id, [name], booster)[name]
         return self._slice(track_id, name, 0, self.frames(track_id, name))
+
+    def compute(self, track_id: str, names: list[str], booster) -> dict[str, np.ndarray]:
+        """Features ``names`` of a track computed from its stored tokens by ``booster``'s priors (no audio,
+        no codec): ``name -> (frames, dim)`` float32 at the model's own frame rate
+        (``booster.frame_rate(level)``). Costs the priors' time, about a third of extraction's for
+        top+mid features (docs/feature-store.md); the booster must be the model that made the store."""
+        if booster.fingerprint != self.fingerprint:
+            raise StoreError(f"{self.path}: made by model {self.fingerprint[:12]}; computing features with "
+                             f"{str(booster.fingerprint)[:12]} would mix models: load the store's checkpoint")
+        levels = [lv for lv in booster.levels if f"{lv}.tokens" in self.specs]
+        tokens = {lv: self.read(track_id, f"{lv}.tokens") for lv in levels}
+        try:
+            out = booster.features_from_tokens(tokens, names)
+        except ValueError as err:
+            raise StoreError(f"{self.path}: cannot compute {names} from the stored tokens ({err})") from None
+        return {n: out.features[n].numpy() for n in names}
 
     def window(self, track_id: str, name: str, start_s: float, dur_s: float) -> np.ndarray:
         """Frames whose start lies in ``[start_s, start_s + dur_s)``: ``round(dur_s * rate)`` frames from

@@ -176,6 +176,45 @@ def test_local_processes_and_dask_cluster_match_inline(audio_folder, micro_ckpt,
             np.testing.assert_array_equal(got[key], ref[key])
 
 
+def test_killed_dask_worker_the_job_finishes_and_equals_a_local_run(audio_folder, micro_ckpt, tmp_path):
+    """SIGKILL a Dask worker while it extracts: the cluster retries its shard elsewhere, the retry skips the
+    tracks already committed, the dead worker's half-written part stays invisible, and the store equals
+    a local run's."""
+    import signal
+    import threading
+    import time
+
+    from distributed import Client, LocalCluster
+
+    files = sorted(audio_folder.glob("good*.flac"))
+    items = [CacheItem(f"{k}-{p.stem}", str(p)) for k in range(3) for p in files]  # 36 tracks
+    run_cache(items, tmp_path / "local.zarr", micro_ckpt, workers=1)
+    path = tmp_path / "dask.zarr"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster.scheduler_address) as client:
+        report: dict = {}
+        job = threading.Thread(target=lambda: report.update(run_cache(
+            items, path, micro_ckpt, scheduler=cluster.scheduler_address, shard_size=1)))
+        job.start()
+        killed = None
+        deadline = time.monotonic() + 120
+        while killed is None and time.monotonic() < deadline:
+            done = len(list((path / "manifest").glob("*.json"))) if (path / "manifest").exists() else 0
+            busy = [w for w, tasks in client.processing().items() if tasks]
+            if done >= 2 and busy:
+                pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+                os.kill(pid, signal.SIGKILL)
+                killed = done
+            time.sleep(0.01)
+        job.join(timeout=300)
+    assert killed is not None and killed < len(items), "the worker was not killed mid-run"
+    assert report["done"] == len(items) and not report["failed"]
+    ref, got = _store_contents(tmp_path / "local.zarr"), _store_contents(path)
+    assert got.keys() == ref.keys()
+    for key in ref:
+        np.testing.assert_array_equal(got[key], ref[key])
+
+
 @pytest.mark.parametrize("compression", [Compression("none", 0, 10), Compression("zstd", 3, 7)],
                          ids=["raw-lossless", "zstd-7bits"])
 def test_raw_chunk_reads_match_zarr_across_chunks_and_unwritten_chunks(tmp_path, compression):
@@ -288,3 +327,45 @@ def test_units_of_work_are_sized_by_audio_duration(tmp_path):
     assert max(len(u) for u in units) <= 8 and len(units) >= 4
     mixed = shards([wav("bad.wav", 0.0)] + long[:2], 8, workers=2)
     assert [i.track_id for u in mixed for i in u] == ["bad.wav", "long0.wav", "long1.wav"]
+
+
+def test_features_not_stored_are_computed_from_stored_tokens(audio_folder, micro_ckpt, tmp_path):
+    """A tokens-only store gives prior features on read, equal to extraction from the audio; a store of
+    another model is refused, and so is a feature whose tokens are missing."""
+    from booster import Booster
+    from booster.audio import load_audio
+
+    good = tmp_path / "one"
+    good.mkdir()
+    (good / "a.flac").symlink_to(audio_folder / "good03.flac")
+    run_cache([CacheItem("a", str(good / "a.flac"))], tmp_path / "t.zarr", micro_ckpt, ["tokens"])
+    store = FeatureStore.open(tmp_path / "t.zarr")
+    b = Booster.from_pretrained(micro_ckpt)
+    audio, _ = load_audio(good / "a.flac", 22050, mono=True)
+    direct = b.extract(audio, 22050, features=["top.layer2", "mid.layer1"])
+    for name in ("top.layer2", "mid.layer1"):
+        got = store.read("a", name, booster=b)
+        np.testing.assert_allclose(got, direct.features[name].numpy(), atol=1e-4, rtol=1e-4)
+    with pytest.raises(StoreError, match="no feature"):  # without a model, a missing feature is an error
+        store.read("a", "mid.layer1")
+    other = Booster.from_pretrained(micro_ckpt)
+    other.fingerprint = "0" * 64
+    with pytest.raises(StoreError, match="mix models"):
+        store.read("a", "top.layer2", booster=other)
+    run_cache([CacheItem("a", str(good / "a.flac"))], tmp_path / "top.zarr", micro_ckpt, ["top.tokens"])
+    with pytest.raises(StoreError, match="missing"):
+        FeatureStore.open(tmp_path / "top.zarr").read("a", "mid.layer1", booster=b)
+
+
+def test_slurm_recipe_runs_one_single_threaded_worker_per_core():
+    """The SLURM cluster's job script (no SLURM needed to write it): cores workers of one thread per job."""
+    pytest.importorskip("dask_jobqueue")
+    from feature_store.cluster import slurm_cluster
+
+    with slurm_cluster(cores=6, memory="12GB", walltime="01:00:00", queue="cpu",
+                       scheduler_options={"dashboard_address": None}) as cluster:
+        script = cluster.job_script()
+    assert "#SBATCH --cpus-per-task=6" in script and "#SBATCH -p cpu" in script
+    assert "--nworkers 6" in script and "--nthreads 1" in script
+    with pytest.raises(ValueError, match="cores per SLURM job"):
+        slurm_cluster(memory="1GB")
