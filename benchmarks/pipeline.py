@@ -1,4 +1,5 @@
-"""Benchmarks of the main job: extraction speed against peer models, cache scaling, store reads.
+"""Benchmarks of the main job: extraction speed against peer models, `booster cache` end to end, store
+size and reads.
 
 Peers are built with random weights (nothing can be downloaded); speed does not depend on weights:
 - EnCodec 24 kHz: ``transformers.EncodecModel(EncodecConfig())``;
@@ -7,7 +8,6 @@ Peers are built with random weights (nothing can be downloaded); speed does not 
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -39,6 +39,9 @@ def bench_extract(audio: np.ndarray, sr: int, model_path=None) -> dict:
     res = {"audio_seconds": seconds, "threads": torch.get_num_threads()}
     res["booster_tokens"] = seconds / _best_time(lambda: b.extract(audio, sr, features=[]))
     res["booster_full"] = seconds / _best_time(lambda: b.extract(audio, sr))
+    # what `booster cache` computes by default: every token + the top and mid prior layers
+    default = [n for n in b.coarse_feature_names() if not n.endswith(".embedding")]
+    res["booster_default"] = seconds / _best_time(lambda: b.extract(audio, sr, features=default))
     # many short clips (2 s, as in tagging datasets): one by one vs extract_batch
     clip = int(2 * sr)
     clips = [audio[i:i + clip] for i in range(0, len(audio) - clip + 1, clip // 2)]
@@ -71,67 +74,85 @@ def bench_extract(audio: np.ndarray, sr: int, model_path=None) -> dict:
     return res
 
 
-def bench_store(corpus: Path, model_path=None, window_reads: int = 300) -> dict:
-    """Cache speed 1 vs 2 workers; random 1 s window reads/s from the store vs .npy memmap and HDF5; size."""
-    from feature_store.cache import CacheItem, run_cache
-    from feature_store.store import FeatureStore
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
-    items = [CacheItem(p.parent.name, str(p)) for p in sorted(corpus.rglob("mix.flac"))]
-    res: dict = {"tracks": len(items)}
+
+def bench_cache(files: list[Path], model_path=None, window_reads: int = 300, workers: int = 2) -> dict:
+    """`booster cache` end to end on ``files`` (any rate/channels), against decoding alone in the same run.
+
+    - speed: default-preset store with ``workers`` workers, x realtime, and the ratio to decoding +
+      resampling the same files (the floor any cache pays);
+    - size per audio hour: the default store (coarsest rate, zstd, bfloat16 precision), a tokens-only store,
+      and the old default (native rates, raw float16 chunks) as the baseline, plus the source files;
+    - random 1 s window reads of a mid feature: default store, raw-chunk store, memory-mapped ``.npy``.
+    """
+    from booster.audio import probe, stream_audio
+    from feature_store.cache import CacheItem, run_cache
+    from feature_store.store import Compression, FeatureStore
+
+    items = [CacheItem(f"t{i:03d}", str(p)) for i, p in enumerate(files)]
+    seconds = sum(probe(p).duration for p in files)
+    res: dict = {"tracks": len(items), "audio_seconds": seconds, "workers": workers,
+                 "source_mb_per_hour": sum(p.stat().st_size for p in files) / 1e6 / (seconds / 3600)}
+    t0 = time.perf_counter()
+    for p in files:  # what every cache run does first: decode and resample to the model's mono rate
+        for _ in stream_audio(p, 22050, mono=True, block_seconds=10.0):
+            pass
+    res["decode_x_realtime"] = seconds / (time.perf_counter() - t0)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        timings = {}
-        for workers in (1, 2):
-            path = tmp / f"w{workers}.zarr"
-            # one thread per worker, so the ratio measures scaling over processes
-            r = run_cache(items, path, model_path, workers=workers, shard_size=max(1, len(items) // 8), threads=1)
-            timings[workers] = r["audio_seconds"] / r["wall_seconds"]
-        res["cache_x_realtime_1_worker"] = timings[1]
-        res["cache_x_realtime_2_workers"] = timings[2]
-        res["cache_speedup_2_vs_1"] = timings[2] / timings[1]
+        runs = {"default": {}, "tokens": {"names": ["tokens"]},
+                "native_raw": {"rate": "native", "compression": Compression("none", 0, 10)}}
+        for name, kwargs in runs.items():
+            r = run_cache(items, tmp / f"{name}.zarr", model_path, workers=workers, **kwargs)
+            if r["failed"]:
+                raise RuntimeError(f"bench cache {name}: failed tracks {r['failed']}")
+            res[f"cache_{name}_x_realtime"] = r["audio_seconds"] / r["wall_seconds"]
+            res[f"{name}_mb_per_hour"] = _size(tmp / f"{name}.zarr") / 1e6 / (seconds / 3600)
+        res["cache_vs_decode"] = res["cache_default_x_realtime"] / res["decode_x_realtime"]
 
-        store = FeatureStore.open(tmp / "w1.zarr")
-        name = "top.layer2" if "top.layer2" in store.specs else store.feature_names()[-1]
-        rate = store.specs[name].frame_rate
-        tracks = store.tracks()
-        data = {t: store.read(t, name).astype(np.float16) for t in tracks}
+        feature = "mid.layer2"
+        stores = {k: FeatureStore.open(tmp / f"{k}.zarr") for k in ("default", "native_raw")}
         rng = np.random.default_rng(0)
+        tracks = stores["default"].tracks()
         picks = [(tracks[rng.integers(len(tracks))], float(rng.uniform(0, 8.0))) for _ in range(window_reads)]
-        t0 = time.perf_counter()
-        for t, s in picks:
-            store.window(t, name, s, 1.0)
-        res["store_reads_per_s"] = window_reads / (time.perf_counter() - t0)
-        # the same data as one memory-mapped .npy per track
-        for t, x in data.items():
-            np.save(tmp / f"{t}.npy", x)
+        for k, store in stores.items():
+            t0 = time.perf_counter()
+            for t, s in picks:
+                store.window(t, feature, s, 1.0)
+            res[f"reads_{k}_per_s"] = window_reads / (time.perf_counter() - t0)
+        rate = stores["default"].specs[feature].frame_rate
+        for t in tracks:
+            np.save(tmp / f"{t}.npy", stores["default"].read(t, feature).astype(np.float16))
         maps = {t: np.load(tmp / f"{t}.npy", mmap_mode="r") for t in tracks}
         t0 = time.perf_counter()
         for t, s in picks:
             a = int(s * rate)
             np.asarray(maps[t][a:a + int(rate)], dtype=np.float32)
-        res["npy_reads_per_s"] = window_reads / (time.perf_counter() - t0)
-        try:
-            import h5py
-
-            with h5py.File(tmp / "f.h5", "w") as f:
-                for t, x in data.items():
-                    f.create_dataset(t, data=x, chunks=(min(len(x), int(rate * 4)), x.shape[1]))
-            with h5py.File(tmp / "f.h5", "r") as f:
-                t0 = time.perf_counter()
-                for t, s in picks:
-                    a = int(s * rate)
-                    f[t][a:a + int(rate)].astype(np.float32)
-                res["hdf5_reads_per_s"] = window_reads / (time.perf_counter() - t0)
-        except ImportError:
-            res["hdf5_reads_per_s"] = None
-        res["store_vs_npy"] = res["store_reads_per_s"] / res["npy_reads_per_s"]
-        size = sum(p.stat().st_size for p in (tmp / "w1.zarr").rglob("*") if p.is_file())
-        raw = sum(store.frames(t, n) * max(spec.dim, 1) * 4 for t in tracks for n, spec in store.specs.items())
-        res["store_bytes"], res["raw_float32_bytes"] = size, raw
-        res["store_size_vs_raw"] = size / raw
-        res["feature_read"] = name
-        shutil.rmtree(tmp / "w2.zarr", ignore_errors=True)
+        res["reads_npy_per_s"] = window_reads / (time.perf_counter() - t0)
+        res["reads_default_vs_npy"] = res["reads_default_per_s"] / res["reads_npy_per_s"]
+        res["feature_read"] = feature
     return res
+
+
+def bench_files(out: Path, n: int = 8, seconds: float = 45.0, sample_rate: int = 44100) -> list[Path]:
+    """``n`` held-out renders as 44.1 kHz stereo FLAC (the format users cache): the default input of
+    :func:`bench_cache` when no folder of real recordings is given."""
+    from downstream.data.render import RenderConfig, render_corpus
+
+    render_corpus(out / "renders", RenderConfig(n, seconds, "procedural", "basic", 4343))
+    files = []
+    for i, mix in enumerate(sorted((out / "renders").rglob("mix.flac"))):
+        audio, info = load_audio(mix)
+        audio = soxr.resample(audio.T, info.sample_rate, sample_rate).T
+        stereo = np.stack([audio[0], np.roll(audio[-1], 7)]) if audio.shape[0] == 1 else audio[:2]
+        path = out / f"bench{i:02d}.flac"
+        import soundfile as sf
+
+        sf.write(str(path), stereo.T, sample_rate, subtype="PCM_16")
+        files.append(path)
+    return files
 
 
 def held_out_mix(seconds: float = 10.0, mono: bool = True) -> tuple[np.ndarray, int]:

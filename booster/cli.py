@@ -271,12 +271,15 @@ def bench_cmd(
     model: Path = typer.Option(None, "--model", help="Checkpoint (default: the bundled one)."),
     baseline: Path = typer.Option(None, "--baseline", help="VQ baseline checkpoint (default: bundled)."),
     out: Path = typer.Option(None, "--out", help="Write the figures as JSON here."),
+    audio_dir: Path = typer.Option(None, "--audio", help="store: cache these recordings (e.g. build/music/audio) "
+                                   "instead of renders made 44.1 kHz stereo."),
+    audio_files: int = typer.Option(8, "--audio-files", help="store: files taken from --audio (sorted)."),
 ) -> None:
     """Benchmarks, each against a baseline measured in the same run (ratios, not absolute times)."""
     import tempfile
 
     from benchmarks.model import bench_model, print_model_report
-    from benchmarks.pipeline import bench_extract, bench_store, held_out_mix
+    from benchmarks.pipeline import bench_extract, held_out_mix
     from booster.checkpoint import BASELINE_CHECKPOINT, DEFAULT_CHECKPOINT, CheckpointError
 
     if what not in ("model", "extract", "store", "separation", "probe", "all"):
@@ -292,28 +295,43 @@ def bench_cmd(
             table = Table(title=f"extraction speed, x realtime on {r['audio_seconds']:.0f} s ({r['threads']} threads)")
             for c in ("model", "x realtime", "ratio to booster full"):
                 table.add_column(c)
-            for key in ("booster_tokens", "booster_full", "encodec_24k", "hubert_base"):
+            for key in ("booster_tokens", "booster_default", "booster_full", "encodec_24k", "hubert_base"):
                 if isinstance(r.get(key), float):
                     table.add_row(key, f"{r[key]:.1f}", f"{r[key] / r['booster_full']:.2f}")
             con.print(table)
+            if isinstance(r.get("hubert_base"), float):
+                con.print(f"default features (what `booster cache` stores) = {r['booster_default']:.1f}x realtime = "
+                          f"{r['booster_default'] / r['hubert_base']:.1f}x HuBERT-base (targets: >= 100x, >= 10x)")
             con.print(f"{r['clips']} clips of 2 s, full features: one by one {r['booster_full_clips_one_by_one']:.1f}x "
                       f"realtime, extract_batch {r['booster_full_clips_batched']:.1f}x -> "
                       f"{r['booster_full_clips_batched'] / r['booster_full_clips_one_by_one']:.2f}x")
             con.print(f"HEAR module (booster.hear) on 16 clips of 4 s: {r['hear_vs_extract_batch']:.2f}x the speed of "
                       "extract_batch on the same clips and features")
         if what in ("store", "all"):
-            from downstream.data.render import RenderConfig, render_corpus
+            from benchmarks.pipeline import bench_cache, bench_files
+            from booster.audio import find_audio
 
             with tempfile.TemporaryDirectory() as tmp:
-                render_corpus(tmp, RenderConfig(32, 15.0, "procedural", "basic", 777))
-                r = report["store"] = bench_store(Path(tmp), model)
-            con.print(f"cache: {r['cache_x_realtime_1_worker']:.1f}x realtime with 1 worker, "
-                      f"{r['cache_x_realtime_2_workers']:.1f}x with 2 -> speed-up {r['cache_speedup_2_vs_1']:.2f}x")
-            hdf5 = f"{r['hdf5_reads_per_s']:.0f}" if r["hdf5_reads_per_s"] else "n/a"
-            con.print(f"random 1 s reads of {r['feature_read']}: store {r['store_reads_per_s']:.0f}/s, "
-                      f"memory-mapped .npy {r['npy_reads_per_s']:.0f}/s (store = {100 * r['store_vs_npy']:.1f}%), "
-                      f"HDF5 {hdf5}/s")
-            con.print(f"store size {r['store_bytes'] / 2**20:.1f} MiB = {r['store_size_vs_raw']:.2f}x raw float32")
+                files = sorted(find_audio(audio_dir))[:audio_files] if audio_dir else bench_files(Path(tmp))
+                if not files:
+                    fail(f"{audio_dir}: no audio files")
+                r = report["store"] = bench_cache(files, model)
+            src = f"{audio_dir} ({len(files)} files)" if audio_dir else f"{len(files)} renders as 44.1 kHz stereo FLAC"
+            table = Table(title=f"booster cache, {r['audio_seconds'] / 60:.1f} min of {src}, {r['workers']} workers")
+            for c in ("what", "x realtime", "MB per audio hour"):
+                table.add_column(c)
+            table.add_row("decode + resample only (baseline)", f"{r['decode_x_realtime']:.1f}",
+                          f"{r['source_mb_per_hour']:.0f} (source files)")
+            for k, label in (("default", "default store (coarsest rate, zstd, bf16 precision)"),
+                             ("tokens", "tokens-only store"), ("native_raw", "native rates, raw float16 (old default)")):
+                table.add_row(label, f"{r[f'cache_{k}_x_realtime']:.1f}", f"{r[f'{k}_mb_per_hour']:.0f}")
+            con.print(table)
+            con.print(f"cache (default) = {r['cache_vs_decode']:.2f}x the decode-only speed; default store = "
+                      f"{r['default_mb_per_hour'] / r['native_raw_mb_per_hour']:.2f}x the old default's size "
+                      f"(targets: >= 40x realtime, <= 500 MB/h default, <= 50 MB/h tokens)")
+            con.print(f"random 1 s reads of {r['feature_read']}: default store {r['reads_default_per_s']:.0f}/s, raw "
+                      f"chunks {r['reads_native_raw_per_s']:.0f}/s, memory-mapped .npy {r['reads_npy_per_s']:.0f}/s "
+                      f"-> default = {100 * r['reads_default_vs_npy']:.0f}% of .npy (target >= 50%)")
         if what in ("separation", "all"):
             from benchmarks.separation import bench_separation
 

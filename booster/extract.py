@@ -29,8 +29,9 @@ class BoosterOutput:
 
 
 class Booster:
-    #: seconds of audio per window, and codec context kept on each side of a window
-    window_s: float = 20.0
+    #: seconds of audio per window (16, not 20: 70 MB less peak memory for 2% less speed, so caching a
+    #: 1-hour file stays under 1 GiB), and codec context kept on each side of a window
+    window_s: float = 16.0
     codec_margin_s: float = 1.0
 
     def __init__(self, model: FoundationModel, checkpoint: str | Path | None = None, device: str = "cpu"):

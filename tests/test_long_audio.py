@@ -28,7 +28,7 @@ def _write_long(path: Path, seconds: int, sr: int = 22050, block_s: int = 60) ->
 
 def test_multi_window_track_caches_like_extract(micro_ckpt, tmp_path):
     wav = tmp_path / "long.wav"
-    _write_long(wav, 50, block_s=10)  # 50 s: three 20 s windows
+    _write_long(wav, 50, block_s=10)  # 50 s: four 16 s windows
     names = ["top.tokens", "fine.tokens", "top.layer2", "mid.embedding"]
     b = Booster.from_pretrained(micro_ckpt)
     audio, sr = sf.read(wav, dtype="float32")
@@ -47,32 +47,48 @@ def test_multi_window_track_caches_like_extract(micro_ckpt, tmp_path):
     assert FeatureStore.open(tmp_path / "default.zarr").specs["mid.embedding"].pool == 4
 
 
-def test_one_hour_file_caches_under_2_gb(micro_ckpt, tmp_path):
-    wav = tmp_path / "hour.wav"
-    _write_long(wav, 3600)
+def _write_hour_ogg(path: Path, seconds: int = 3600, sr: int = 44100) -> None:
+    """44.1 kHz stereo Ogg Vorbis (the format of real game-music packages), changing tones + noise; written in
+    1 s blocks (libsndfile's Vorbis encoder crashes on very large writes)."""
+    rng = np.random.default_rng(0)
+    t = np.arange(sr * 10) / sr
+    with sf.SoundFile(path, "w", sr, 2, format="OGG", subtype="VORBIS") as f:
+        for k in range(seconds // 10):
+            left = 0.1 * np.sin(2 * np.pi * (220 + 5 * (k % 40)) * t) + 0.01 * rng.standard_normal(t.size)
+            right = 0.1 * np.sin(2 * np.pi * (330 + 7 * (k % 30)) * t) + 0.01 * rng.standard_normal(t.size)
+            block = np.stack([left, right], 1).astype(np.float32)
+            for i in range(0, len(block), sr):
+                f.write(block[i:i + sr])
+
+
+def test_one_hour_file_caches_in_under_1_gib(tmp_path):
+    """The bundled model, default features and window, a 1-hour 44.1 kHz stereo file: a fresh process's peak
+    resident memory stays under 1 GiB (measured on 1 h of real music: 0.99 GiB; on 281 s: 0.93 GiB)."""
+    ogg = tmp_path / "hour.ogg"
+    _write_hour_ogg(ogg)
     store_path = tmp_path / "hour.zarr"
     # a fresh interpreter, so its peak resident memory is this job's alone
     code = (
         "import resource, sys\n"
         "from booster.cli import app\n"
         "try:\n"
-        f"    app(['cache', {str(wav)!r}, '-o', {str(store_path)!r}, '--model', {str(micro_ckpt)!r},"
-        " '--features', 'top.tokens,fine.tokens,top.layer2,mid.embedding'])\n"
+        f"    app(['cache', {str(ogg)!r}, '-o', {str(store_path)!r}])\n"
         "except SystemExit as e:\n"
         "    code = e.code\n"
         "print('PEAK_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 'EXIT', code)\n")
-    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=900)
     line = [x for x in res.stdout.splitlines() if x.startswith("PEAK_MB")]
     assert line, res.stdout + res.stderr
     _, peak, _, exit_code = line[0].split()
     assert exit_code in ("0", "None"), res.stdout + res.stderr
-    assert float(peak) < 2048, f"peak {peak} MB"
+    print(f"peak {float(peak):.0f} MiB")
+    assert float(peak) < 1024, f"peak {peak} MiB"
     store = FeatureStore.open(store_path)
     assert store.tracks() == ["hour"]
     samples = 3600 * 22050
     assert store.frames("hour", "fine.tokens") == samples // 8
-    assert store.frames("hour", "top.layer2") == -(-samples // 128)
-    assert store.window("hour", "top.layer2", 3599.0, 1.0).shape[0] == round(22050 / 128)
+    assert store.frames("hour", "mid.layer2") == -(-samples // 128)  # pooled to the top rate
+    assert store.window("hour", "mid.layer2", 3599.0, 1.0).shape == (round(22050 / 128), 128)
 
 
 @pytest.mark.slow
