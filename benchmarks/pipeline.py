@@ -113,25 +113,40 @@ def bench_cache(files: list[Path], model_path=None, window_reads: int = 300, wor
         res["cache_vs_decode"] = res["cache_default_x_realtime"] / res["decode_x_realtime"]
 
         feature = "mid.layer2"
-        stores = {k: FeatureStore.open(tmp / f"{k}.zarr") for k in ("default", "native_raw")}
-        rng = np.random.default_rng(0)
-        tracks = stores["default"].tracks()
-        picks = [(tracks[rng.integers(len(tracks))], float(rng.uniform(0, 8.0))) for _ in range(window_reads)]
-        for k, store in stores.items():
-            t0 = time.perf_counter()
-            for t, s in picks:
-                store.window(t, feature, s, 1.0)
-            res[f"reads_{k}_per_s"] = window_reads / (time.perf_counter() - t0)
-        rate = stores["default"].specs[feature].frame_rate
-        for t in tracks:
-            np.save(tmp / f"{t}.npy", stores["default"].read(t, feature).astype(np.float16))
+        default = FeatureStore.open(tmp / "default.zarr")
+        tracks = default.tracks()
+        # the same data in raw chunks (what --compression none writes) and as one memory-mapped .npy per track
+        raw = FeatureStore.create(tmp / "raw.zarr", default.fingerprint, [default.specs[feature]],
+                                  compression=Compression("none", 0, 10))
+        with raw.writer() as w:
+            for t in tracks:
+                w.add(t, {feature: default.read(t, feature)})
+                np.save(tmp / f"{t}.npy", default.read(t, feature).astype(np.float16))
+        raw = FeatureStore.open(tmp / "raw.zarr")
+        rate = default.specs[feature].frame_rate
         maps = {t: np.load(tmp / f"{t}.npy", mmap_mode="r") for t in tracks}
-        t0 = time.perf_counter()
-        for t, s in picks:
+        rng = np.random.default_rng(0)
+        length = {t: default.frames(t, feature) / rate - 1.0 for t in tracks}  # seconds where a 1 s window fits
+        random_picks = []
+        for _ in range(window_reads):
+            t = tracks[rng.integers(len(tracks))]
+            random_picks.append((t, float(rng.uniform(0, length[t]))))
+        in_order = [(t, float(s)) for t in tracks for s in np.arange(0.0, length[t], 1.0)]  # each track in turn
+
+        def npy_read(t: str, s: float) -> None:
             a = int(s * rate)
             np.asarray(maps[t][a:a + int(rate)], dtype=np.float32)
-        res["reads_npy_per_s"] = window_reads / (time.perf_counter() - t0)
-        res["reads_default_vs_npy"] = res["reads_default_per_s"] / res["reads_npy_per_s"]
+
+        readers = {"default": lambda t, s: default.window(t, feature, s, 1.0),
+                   "raw": lambda t, s: raw.window(t, feature, s, 1.0), "npy": npy_read}
+        for order, picks in (("random", random_picks), ("in_order", in_order)):
+            for k, read in readers.items():
+                t0 = time.perf_counter()
+                for t, s in picks:
+                    read(t, s)
+                res[f"reads_{order}_{k}_per_s"] = len(picks) / (time.perf_counter() - t0)
+            for k in ("default", "raw"):
+                res[f"reads_{order}_{k}_vs_npy"] = res[f"reads_{order}_{k}_per_s"] / res[f"reads_{order}_npy_per_s"]
         res["feature_read"] = feature
     return res
 

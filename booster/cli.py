@@ -329,9 +329,11 @@ def bench_cmd(
             con.print(f"cache (default) = {r['cache_vs_decode']:.2f}x the decode-only speed; default store = "
                       f"{r['default_mb_per_hour'] / r['native_raw_mb_per_hour']:.2f}x the old default's size "
                       f"(targets: >= 40x realtime, <= 500 MB/h default, <= 50 MB/h tokens)")
-            con.print(f"random 1 s reads of {r['feature_read']}: default store {r['reads_default_per_s']:.0f}/s, raw "
-                      f"chunks {r['reads_native_raw_per_s']:.0f}/s, memory-mapped .npy {r['reads_npy_per_s']:.0f}/s "
-                      f"-> default = {100 * r['reads_default_vs_npy']:.0f}% of .npy (target >= 50%)")
+            for order, label in (("random", "random 1 s windows"), ("in_order", "1 s windows, each track in turn")):
+                con.print(f"reads of {r['feature_read']}, {label}: default store {r[f'reads_{order}_default_per_s']:.0f}/s "
+                          f"({100 * r[f'reads_{order}_default_vs_npy']:.0f}% of .npy), raw chunks "
+                          f"{r[f'reads_{order}_raw_per_s']:.0f}/s ({100 * r[f'reads_{order}_raw_vs_npy']:.0f}%), "
+                          f"memory-mapped .npy {r[f'reads_{order}_npy_per_s']:.0f}/s (target >= 50%)")
         if what in ("separation", "all"):
             from benchmarks.separation import bench_separation
 
@@ -477,9 +479,6 @@ def cache_cmd(
     compression: str = typer.Option("zstd", "--compression", help="zstd (Blosc, byte-shuffled) or none (raw "
                                     "chunks: larger, fastest reads)."),
     device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N (the workers' device)."),
-    compile_model: bool = typer.Option(False, "--compile", help="torch.compile codec and priors in each "
-                                       "worker: a minute or two once, then ~1.3x faster; pays from about an "
-                                       "hour of audio per worker."),
 ) -> None:
     """Precompute booster features for every track into a Zarr store (resumable, parallel)."""
     from rich.progress import TaskProgressColumn
@@ -543,7 +542,7 @@ def cache_cmd(
         try:
             report = run_cache(items, out, model, names, workers, scheduler or None, shard_size, allow_mismatch,
                                on_result=on_result, rate=rate, compression=codec, on_progress=on_window,
-                               device=device, compile=compile_model)
+                               device=device)
         except (CheckpointError, StoreError, ValueError) as err:
             fail(str(err))
         bar.update(task, completed=max(total, 1e-9))

@@ -46,16 +46,6 @@ class Booster:
         path = Path(path) if path is not None else DEFAULT_CHECKPOINT
         return cls(load_checkpoint(path), path, device)
 
-    def compile(self) -> Booster:
-        """``torch.compile`` the codec's encoder and the priors (dynamic shapes: one compilation serves
-        every window length). Costs a minute or two on first use in a process (less with inductor's
-        on-disk cache); then, on this 2-core CPU, the codec runs ~1.5x and the mid prior ~1.2x faster.
-        Tokens agree >= 99.99% with eager mode (float rounding flips rare near-ties), features to ~1e-5."""
-        self.model.codec.encode = torch.compile(self.model.codec.encode, dynamic=True)
-        for prior in self.model.priors.values():
-            prior.hidden_states = torch.compile(prior.hidden_states, dynamic=True)
-        return self
-
     @property
     def sample_rate(self) -> int:
         return self.model.config.codec.sample_rate

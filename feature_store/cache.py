@@ -130,13 +130,12 @@ def feature_specs(booster, names: list[str] | None = None, rate: str | float = "
 
 @dataclass(frozen=True)
 class Engine:
-    """How a worker runs the model: torch ``threads`` (None: torch's default), ``device``, and whether to
-    ``torch.compile`` codec and priors (:meth:`Booster.compile`: a one-off cost of a minute or two per
-    process, then 1.2-1.5x faster on this CPU; worth it from about an hour of audio per worker)."""
+    """How a worker runs the model: torch ``threads`` (None: torch's default) and ``device``.
+    (``torch.compile`` was measured and left out: 1.2-1.5x faster per call at fixed shapes, but a 1-hour
+    file cached at 16x realtime against 29x eager, from recompilations; docs/feature-store.md.)"""
 
     threads: int | None = 1
     device: str = "cpu"
-    compile: bool = False
 
 
 _BOOSTERS: dict = {}
@@ -148,12 +147,11 @@ def _booster(model_path: str, engine: Engine = Engine(None)):
 
     if engine.threads:
         torch.set_num_threads(engine.threads)
-    key = (model_path, engine.device, engine.compile)
+    key = (model_path, engine.device)
     if key not in _BOOSTERS:
         from booster.extract import Booster
 
-        booster = Booster.from_pretrained(model_path, device=engine.device)
-        _BOOSTERS[key] = booster.compile() if engine.compile else booster
+        _BOOSTERS[key] = Booster.from_pretrained(model_path, device=engine.device)
     return _BOOSTERS[key]
 
 
@@ -277,15 +275,14 @@ def run_cache(
     compression: Compression | None = None,
     on_progress: Callable[[float], None] | None = None,
     device: str = "cpu",
-    compile: bool = False,
 ) -> dict:
     """Cache every item not already complete in the store. Returns counts, failures and timing.
 
     ``threads``: torch threads per worker (default: the machine's cores shared by the workers that have
     work, so one long file on two workers still uses both cores). ``rate``/``compression``: of a new
     store (:func:`feature_specs`, :class:`Compression`). ``on_progress(seconds)``: audio seconds after
-    each window of every track (local processes too; on a Dask cluster, per track). ``device``/``compile``:
-    :class:`Engine`.
+    each window of every track (local processes too; on a Dask cluster, per track). ``device``: the workers'
+    (:class:`Engine`).
     """
     store_path = Path(store_path)
     model_path = Path(model_path) if model_path else DEFAULT_CHECKPOINT
@@ -305,7 +302,7 @@ def run_cache(
             threads = max(1, (os.cpu_count() or 1) // min(workers, len(work)))
         elif threads is None:
             threads = 1
-        engine = Engine(threads, device, compile)
+        engine = Engine(threads, device)
         for shard_results in _run_shards(work, str(store_path), str(model_path), names, workers, scheduler,
                                          engine, on_progress):
             for r in shard_results:

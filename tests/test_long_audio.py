@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 import soundfile as sf
 
 from booster import Booster
@@ -68,14 +67,17 @@ def test_one_hour_file_caches_in_under_1_gib(tmp_path):
     _write_hour_ogg(ogg)
     store_path = tmp_path / "hour.zarr"
     # a fresh interpreter, so its peak resident memory is this job's alone
+    # (VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over fork + exec, so a child of a big
+    # pytest process would report the parent's size)
     code = (
-        "import resource, sys\n"
+        "import re\n"
         "from booster.cli import app\n"
         "try:\n"
         f"    app(['cache', {str(ogg)!r}, '-o', {str(store_path)!r}])\n"
         "except SystemExit as e:\n"
         "    code = e.code\n"
-        "print('PEAK_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 'EXIT', code)\n")
+        "kb = int(re.search(r'VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read()).group(1))\n"
+        "print('PEAK_MB', kb / 1024, 'EXIT', code)\n")
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=900)
     line = [x for x in res.stdout.splitlines() if x.startswith("PEAK_MB")]
     assert line, res.stdout + res.stderr
@@ -89,18 +91,3 @@ def test_one_hour_file_caches_in_under_1_gib(tmp_path):
     assert store.frames("hour", "fine.tokens") == samples // 8
     assert store.frames("hour", "mid.layer2") == -(-samples // 128)  # pooled to the top rate
     assert store.window("hour", "mid.layer2", 3599.0, 1.0).shape == (round(22050 / 128), 128)
-
-
-@pytest.mark.slow
-def test_compiled_booster_matches_eager(micro_ckpt):
-    """``Booster.compile`` (torch.compile, dynamic shapes): two window lengths, tokens >= 99.9% equal and
-    features within float tolerance of eager mode."""
-    rng = np.random.default_rng(0)
-    eager, compiled = Booster.from_pretrained(micro_ckpt), Booster.from_pretrained(micro_ckpt).compile()
-    for seconds in (6.0, 3.5):
-        wave = (0.1 * rng.standard_normal(int(22050 * seconds))).astype(np.float32)
-        a, b = eager.extract(wave, 22050), compiled.extract(wave, 22050)
-        for level in a.tokens:
-            assert (a.tokens[level] == b.tokens[level]).float().mean() >= 0.999
-        for name in a.features:
-            np.testing.assert_allclose(b.features[name].numpy(), a.features[name].numpy(), atol=1e-3, rtol=1e-3)
