@@ -736,6 +736,35 @@ def low_data_cmd(
     Console().print(f"{len(rows)} cells in {out / 'results.csv'}; summary {out / 'summary.md'}, plot {out / 'boost.png'}")
 
 
+@app.command("evaluate")
+def evaluate_cmd(
+    task: str = typer.Argument(..., help=TASK_HELP),
+    run: Path = typer.Option(..., "--run", help="Output folder of `booster experiment low-data` (its trained cells)."),
+    data: Path = typer.Option(..., "--data", help="Another dataset folder in a known layout, with the task's labels."),
+    out: Path = typer.Option(None, "--out", help="Where results.csv and summary.md go (default: RUN/evaluate-NAME)."),
+    split: str = typer.Option("test", "--split", help="Which tracks of DATA (every track if it has none of it)."),
+    workers: int = typer.Option(1, "--workers", help="Processes for booster feature extraction."),
+) -> None:
+    """Score the trained cells of an experiment on another dataset, without retraining."""
+    from downstream.evaluate import EvaluateError, evaluate_run
+    from downstream.experiment import get_task
+
+    try:
+        get_task(task)
+    except ValueError as err:
+        fail(str(err))
+    if not run.is_dir():
+        fail(f"{run}: no such experiment folder")
+    _check_data(data)
+    out = out or run / f"evaluate-{data.resolve().name}"
+    try:
+        rows = evaluate_run(task, run, data, out, split, workers,
+                            progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
+    except (EvaluateError, ValueError) as err:
+        fail(str(err))
+    Console().print(f"{len(rows)} cells scored on {data}: {out / 'results.csv'}, summary {out / 'summary.md'}")
+
+
 def main() -> None:
     app()
 

@@ -79,7 +79,7 @@ def _records(data: Path):
 def prepare(cfg: ExperimentConfig, progress: Callable[[str], None] | None = None) -> dict:
     """Compute (or reuse) every input of the experiment under ``cfg.out``; returns ``inputs.json``'s content."""
     from booster.checkpoint import DEFAULT_CHECKPOINT, fingerprint
-    from downstream.inputs import booster_features, capacity_features, feature_width, random_checkpoint
+    from downstream.inputs import random_checkpoint
     from downstream.tasks.base import boost_key
 
     task = get_task(cfg.task)
@@ -108,30 +108,46 @@ def prepare(cfg: ExperimentConfig, progress: Callable[[str], None] | None = None
     if "boost_random" in needed:
         boosters["boost_random"] = (random_checkpoint(model, cfg.out / "random-booster"),
                                     cfg.out / "features-random.zarr")
+    records = _records(cfg.data)
+    say(f"{len(records)} tracks: inputs")
+    arrays, extra, failed = compute_inputs(task, records, boosters, features, needed, model, cfg.workers, say)
+    splits = {r.track_id: r.split for r in records if r.track_id not in failed}
+    flat = {f"{prefix}__{item}": x for prefix, per_item in arrays.items() for item, x in per_item.items()}
+    np.savez(arrays_path, **flat)
+    boost_dims = [x.shape[-1] for k, x in flat.items() if k.startswith("boost")]
+    meta = {"key": key, "model_path": str(Path(model).resolve()), "boosters": needed, "splits": splits,
+            "failed": failed,
+            "boost_dim": int(boost_dims[0]) if boost_dims else 0,
+            "vocabulary": [], "reference": {}, **extra}
+    meta_path.write_text(json.dumps(meta, indent=1) + "\n")
+    return meta
+
+
+def compute_inputs(task, records, boosters: dict, features: list[str], needed: list[str], model: Path,
+                   workers: int, say, vocabulary: list[str] | None = None) -> tuple[dict, dict, dict]:
+    """A task's inputs of ``records``: ``(prefix -> id -> array, extra meta, failed id -> reason)``, with
+    booster features from ``boosters`` (``prefix -> (checkpoint, store)``) and the capacity control's
+    projection if ``needed``; ``vocabulary`` fixes the label vocabulary (a trained model's)."""
+    from downstream.inputs import booster_features, capacity_features, feature_width
 
     def boost(items: list[tuple[str, str]], frames: dict[str, int]) -> dict[str, dict[str, np.ndarray]]:
         """Booster features of audio files, per booster: ``prefix -> id -> (frames, dim)``."""
         out = {}
         for prefix, (ckpt, store) in boosters.items():
             say(f"booster features ({prefix}) of {len(items)} files into {store}")
-            out[prefix] = booster_features(items, features, store, ckpt, workers=cfg.workers, frames=frames)
+            out[prefix] = booster_features(items, features, store, ckpt, workers=workers, frames=frames)
         return out
 
-    records = _records(cfg.data)
-    say(f"{len(records)} tracks: inputs")
-    arrays, extra, failed = task.prepare_inputs(records, boost, say)
+    arrays, extra, failed = task.prepare_inputs(records, boost, say, vocabulary=vocabulary)
     if "boost_capacity" in needed:
         # only the spectrogram tasks offer the variant (validate() refuses it elsewhere)
         arrays["boost_capacity"] = capacity_features(arrays["spec"], feature_width(model, features))
-    splits = {r.track_id: r.split for r in records if r.track_id not in failed}
-    flat = {f"{prefix}__{item}": x for prefix, per_item in arrays.items() for item, x in per_item.items()}
-    np.savez(arrays_path, **flat)
-    boost_dims = [x.shape[-1] for k, x in flat.items() if k.startswith("boost")]
-    meta = {"key": key, "boosters": needed, "splits": splits, "failed": failed,
-            "boost_dim": int(boost_dims[0]) if boost_dims else 0,
-            "vocabulary": [], "reference": {}, **extra}
-    meta_path.write_text(json.dumps(meta, indent=1) + "\n")
-    return meta
+    return arrays, extra, failed
+
+
+def cell_weights(out: str | Path, fraction: float, seed: int, variant: str) -> Path:
+    """Where a cell's best weights are kept (safetensors): what ``booster evaluate`` scores again."""
+    return Path(out) / "cells" / f"{variant}-f{fraction:g}-s{seed}.safetensors"
 
 
 def subset(tracks: list[str], fraction: float, seed: int) -> list[str]:
@@ -172,6 +188,11 @@ def run_cell(out: str, task_name: str, data: str, fraction: float, seed: int, va
     model, loss_fn, predict = task.build(variant, meta, arrays)
     t0 = time.perf_counter()
     info = fit(model, loss_fn, train_ds, val_ds, cfg, seed)
+    from safetensors.torch import save_file
+
+    weights = cell_weights(out, fraction, seed, variant)
+    weights.parent.mkdir(exist_ok=True)
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(weights))
     # decoding choices (e.g. a threshold) are fixed on the validation tracks, never on the test tracks
     calibration = task.calibrate(model, predict, val_ds, Path(data)) if hasattr(task, "calibrate") else {}
     scores = task.evaluate(model, predict, test_ds, Path(data), **calibration)

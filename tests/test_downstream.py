@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -292,3 +294,57 @@ def test_basic_pitch_reference_finds_isolated_notes():
 
     again = basic_pitch_notes(soxr.resample(audio, sr, 44100).astype(np.float32), 44100)
     assert note_scores(reference, again)["note_f1"] > 0.5
+
+
+def _mtat_copy(records, folder: Path, tag_columns: list[str] | None = None) -> Path:
+    """The given tracks as a MagnaTagATune-layout folder (all in folder ``d``: the test split)."""
+    (folder / "mp3" / "d").mkdir(parents=True)
+    columns = sorted({t for r in records for t in r.tags}) if tag_columns is None else tag_columns
+    lines = ["\t".join(["clip_id", *columns, "mp3_path"])]
+    for r in records:
+        shutil.copy(r.mix_path, folder / "mp3" / "d" / f"{r.track_id}.flac")
+        lines.append("\t".join([r.track_id, *("1" if t in r.tags else "0" for t in columns), f"d/{r.track_id}.flac"]))
+    (folder / "annotations_final.csv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_evaluate_reproduces_each_cell_and_scores_another_layout(micro_ckpt, tmp_path):
+    """`booster evaluate` on a run's own data gives each cell's own test scores (no retraining); on the same
+    test tracks in the MagnaTagATune layout it gives them again; bad inputs get one-line errors."""
+    from downstream.data.layouts import open_dataset
+    from downstream.data.render import RenderConfig, render_corpus
+    from downstream.evaluate import evaluate_run
+
+    # 8 tracks, 3 of them test: enough that some tags take both values there and ROC-AUC is defined
+    corpus = tmp_path / "corpus"
+    render_corpus(corpus, RenderConfig(tracks=8, seconds=4, source="procedural", synth="basic", seed=11))
+    ids = sorted(p.name for p in corpus.iterdir() if p.is_dir())
+    (corpus / "splits.json").write_text(json.dumps({"train": ids[:4], "validation": ids[4:5], "test": ids[5:]}))
+    run = tmp_path / "run"
+    rows = run_experiment(_cfg("tagging", corpus, run, micro_ckpt,
+                               variants=["baseline", "boosted", "control", "capacity"]))
+    own = {(r["variant"], r["seed"]): r for r in rows}
+    assert all(np.isfinite(float(r["roc_auc"])) for r in rows)
+    test = [r for r in open_dataset(corpus) if r.split == "test"]
+    mtat = _mtat_copy(test, tmp_path / "mtat")
+    for data, out in ((corpus, tmp_path / "same"), (mtat, tmp_path / "mtat-eval")):
+        scored = evaluate_run("tagging", run, data, out)
+        assert len(scored) == len(rows) == 4
+        for r in scored:
+            ref = own[(r["variant"], str(r["seed"]))]
+            assert r["test_tracks"] == len(test)
+            for m in ("roc_auc", "pr_auc"):
+                np.testing.assert_allclose(r[m], float(ref[m]), rtol=1e-5, equal_nan=True)
+        assert "(evaluated on another dataset)" in (out / "summary.md").read_text()
+    runner = CliRunner()
+    res = runner.invoke(app, ["evaluate", "tagging", "--run", str(tmp_path / "nope"), "--data", str(mtat)])
+    assert res.exit_code == 2 and "no such experiment folder" in res.output
+    res = runner.invoke(app, ["evaluate", "transcription", "--run", str(run), "--data", str(mtat)])
+    assert res.exit_code == 2 and "is a tagging experiment" in res.output
+    untagged = _mtat_copy(test, tmp_path / "untagged", tag_columns=["no-such-tag"])
+    res = runner.invoke(app, ["evaluate", "tagging", "--run", str(run), "--data", str(untagged)])
+    assert res.exit_code == 2 and "no track carries any tag" in res.output
+    res = runner.invoke(app, ["evaluate", "tagging", "--run", str(run), "--data", str(mtat),
+                              "--out", str(tmp_path / "cli")])
+    assert res.exit_code == 0, res.output
+    assert len(read_results(tmp_path / "cli" / "results.csv")) == 4

@@ -12,6 +12,8 @@ from downstream.data.records import TrackRecord
 from downstream.train import CropDataset, TrainConfig, WholeTracks
 
 SAMPLE_RATE = 22050  # downstream inputs are computed from audio at this rate
+#: prefix of the track ids of another dataset scored by ``booster evaluate`` beside a run's own tracks
+EVAL_PREFIX = "eval:"
 
 BoostFn = Callable[[list[tuple[str, str]], dict[str, int]], dict[str, dict[str, np.ndarray]]]
 
@@ -68,8 +70,10 @@ class SpectrogramTask(ABC):
         """External reference scores on the test split (none by default)."""
         return {}
 
-    def prepare_inputs(self, records: list[TrackRecord], boost: BoostFn, say) -> tuple[dict, dict, dict]:
-        """``(arrays prefix -> id -> array, extra meta, failed id -> reason)``."""
+    def prepare_inputs(self, records: list[TrackRecord], boost: BoostFn, say,
+                       vocabulary: list[str] | None = None) -> tuple[dict, dict, dict]:
+        """``(arrays prefix -> id -> array, extra meta, failed id -> reason)``; ``vocabulary``: label the
+        tracks with a trained model's vocabulary instead of the one these records give."""
         from booster.audio import AudioError, load_audio
         from downstream.inputs import spectrogram
 
@@ -88,7 +92,7 @@ class SpectrogramTask(ABC):
             arrays[prefix] = feats
             failed.update({r.track_id: "booster features failed" for r in ok if r.track_id not in feats})
         ok = [r for r in ok if r.track_id not in failed]
-        vocab = self.vocabulary(ok)
+        vocab = self.vocabulary(ok) if vocabulary is None else vocabulary
         static = self.static_labels(ok, vocab)
         if static:
             arrays["tags"] = static

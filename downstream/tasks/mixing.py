@@ -79,7 +79,7 @@ class MixingTask:
     variants = ("baseline", "boosted", "control")
     crop_s = 2.0
 
-    def prepare_inputs(self, records: list[TrackRecord], boost, say):
+    def prepare_inputs(self, records: list[TrackRecord], boost, say, vocabulary=None):
         from booster.audio import AudioError, load_audio
         from downstream.inputs import spectrogram
 

@@ -96,7 +96,7 @@ class SeparationTask:
     variants = ("baseline", "boosted", "control")
     segment_s = 2.0
 
-    def prepare_inputs(self, records: list[TrackRecord], boost, say):
+    def prepare_inputs(self, records: list[TrackRecord], boost, say, vocabulary=None):
         from booster.audio import AudioError, load_audio
 
         arrays: dict[str, dict[str, np.ndarray]] = {"mix": {}, "sources": {}}

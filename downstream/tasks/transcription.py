@@ -18,7 +18,7 @@ from booster.fusion import inject
 from downstream.data.records import TrackRecord
 from downstream.inputs import FPS
 from downstream.metrics import frame_scores, note_scores
-from downstream.tasks.base import SpectrogramTask
+from downstream.tasks.base import EVAL_PREFIX, SpectrogramTask
 
 LOWEST, KEYS = 21, 88  # A0 .. C8
 
@@ -152,8 +152,9 @@ class TranscriptionTask(SpectrogramTask):
     def _records(self, dataset, data) -> dict[str, TrackRecord]:
         from downstream.data.layouts import open_dataset
 
-        wanted = set(dataset.tracks)
-        return {r.track_id: r for r in open_dataset(data) if r.track_id in wanted}
+        wanted = set(dataset.tracks)  # a run's own ids, or another dataset's under EVAL_PREFIX
+        return {key: r for r in open_dataset(data) for key in (r.track_id, EVAL_PREFIX + r.track_id)
+                if key in wanted}
 
     def calibrate(self, model, predict, dataset, data) -> dict:
         """The decoding threshold with the best mean note F1 on the *validation* tracks."""
