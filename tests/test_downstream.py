@@ -348,3 +348,17 @@ def test_evaluate_reproduces_each_cell_and_scores_another_layout(micro_ckpt, tmp
                               "--out", str(tmp_path / "cli")])
     assert res.exit_code == 0, res.output
     assert len(read_results(tmp_path / "cli" / "results.csv")) == 4
+
+
+def test_evaluate_transcription_recalibrates_on_the_runs_validation_tracks(rendered_corpus, micro_ckpt, tmp_path):
+    """Transcription cells scored again on their own data: the same threshold (chosen on the run's validation
+    tracks) and the same note and frame scores, read through the evaluated dataset's own records."""
+    from downstream.evaluate import evaluate_run
+
+    rows = run_experiment(_cfg("transcription", rendered_corpus, tmp_path / "run", micro_ckpt,
+                               variants=["baseline", "boosted"]))
+    scored = {r["variant"]: r for r in evaluate_run("transcription", tmp_path / "run", rendered_corpus,
+                                                     tmp_path / "again")}
+    for r in rows:
+        for m in ("note_f1", "frame_f1", "threshold"):
+            np.testing.assert_allclose(scored[r["variant"]][m], float(r[m]), rtol=1e-5, equal_nan=True)
