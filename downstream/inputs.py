@@ -42,10 +42,10 @@ def feature_width(checkpoint: str | Path, names: list[str]) -> int:
 
 def capacity_features(spec: dict[str, np.ndarray], width: int, seed: int = 0) -> dict[str, np.ndarray]:
     """The capacity control's inputs: a fixed random projection ``(bins, width)`` of each item's own
-    spectrogram ``(frames, bins)`` -> ``(frames, width)``. Fed through the same fusion as the booster
+    spectrogram ``(frames, bins)`` -> ``(frames, width)`` (``(frames, stems, bins)`` per stem likewise). Fed through the same fusion as the booster
     features, it adds the parameters and the width of a boost but no information the model's input lacks
     (the random-weights booster's layers can be near constant, which shows less)."""
-    bins = next(iter(spec.values())).shape[1]
+    bins = next(iter(spec.values())).shape[-1]  # (frames, bins), or (frames, stems, bins) for mixing
     w = np.random.default_rng(seed).standard_normal((bins, width)).astype(np.float32) / np.sqrt(bins)
     return {k: (x.astype(np.float32) @ w) for k, x in spec.items()}
 

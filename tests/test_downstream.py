@@ -197,8 +197,10 @@ def test_htdemucs_with_injected_booster_features_learns():
                                           ("mixing", ("gain_mae_db", "pan_mae", "mix_stft"))])
 def test_generative_tasks_run_through_the_runner(rendered_corpus, micro_ckpt, tmp_path, task, metrics):
     rows = run_experiment(_cfg(task, rendered_corpus, tmp_path / task, micro_ckpt,
-                               variants=["baseline", "boosted"]))
-    assert sorted(r["variant"] for r in rows) == ["baseline", "boosted"]
+                               variants=["baseline", "boosted", "capacity"]))
+    assert sorted(r["variant"] for r in rows) == ["baseline", "boosted", "capacity"]
+    by = {r["variant"]: r for r in rows}
+    assert by["capacity"]["params"] == by["boosted"]["params"] > by["baseline"]["params"]  # the same fusion
     for r in rows:
         assert int(r["steps"]) > 0
         for m in metrics:
@@ -272,7 +274,7 @@ def test_capacity_control_is_a_fixed_linear_map_of_the_models_own_input(rendered
                                capacity_features({track: arrays[f"spec__{track}"]}, 64)[track], rtol=1e-5)
     assert "boosted - capacity" in (tmp_path / "cap" / "summary.md").read_text()
     with pytest.raises(ValueError, match="unknown variants"):
-        run_experiment(_cfg("mixing", rendered_corpus, tmp_path / "m", micro_ckpt, variants=["capacity"]))
+        run_experiment(_cfg("mixing", rendered_corpus, tmp_path / "m", micro_ckpt, variants=["probe"]))
 
 
 def test_basic_pitch_reference_finds_isolated_notes():

@@ -6,6 +6,8 @@ console (:mod:`downstream.console`), and compare with the target mix rendered wi
   automix-toolkit / FxNorm-automix).
 - ``boosted`` / ``control``: the same plus booster features of each dry stem, added by
   :func:`booster.fusion.inject` at the encoder's last conv block (trained / random-weights booster).
+- ``capacity``: the same fusion fed a fixed random projection of each stem's own log-mel, as wide as
+  the booster features (extra parameters and width, no new information).
 Trained on parameter error plus the multi-resolution STFT distance between console mix and target.
 Metrics: gain and pan errors (of the gains in effect after the console's peak limit), MR-STFT
 distance, and loudness difference (pyloudnorm, LUFS) between predicted and target mix.
@@ -76,7 +78,7 @@ class MixingTask:
     features = ["top.layer4", "mid.layer4"]
     metrics = ("gain_mae_db", "pan_mae", "mix_stft", "loudness_diff_lu")
     lower_is_better = True
-    variants = ("baseline", "boosted", "control")
+    variants = ("baseline", "boosted", "control", "capacity")
     crop_s = 2.0
 
     def prepare_inputs(self, records: list[TrackRecord], boost, say, vocabulary=None):
@@ -148,7 +150,7 @@ class MixingTask:
     def build(self, variant: str, meta: dict, arrays: dict):
         model = MixPredictor(64)
         handle = None
-        if variant in ("boosted", "control"):
+        if variant in ("boosted", "control", "capacity"):
             handle = inject(model, "encoder.fuse", meta["boost_dim"], mode="add", channels=model.encoder.channels)
 
         def predict(m, batch):

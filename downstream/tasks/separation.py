@@ -5,6 +5,8 @@ the stems of that role *as placed in the mix* (gain and pan applied), so the sou
 - ``baseline``: HTDemucs alone.
 - ``boosted`` / ``control``: booster features of the mixture added by :func:`booster.fusion.inject` at
   both inputs of HTDemucs' cross-transformer (its bottleneck), from the trained / random-weights booster.
+- ``capacity``: the same fusion fed a fixed random projection of the mixture's log-mel spectrogram, as
+  wide as the booster features: the parameters and width of a boost, no information the model lacks.
 Metrics: cSDR per source (the MDX challenge's SDR that demucs reports), SI-SDR, and BSS-eval SDR
 (``mir_eval.separation``) on a short excerpt of each track, for comparability with older papers.
 """
@@ -93,13 +95,14 @@ class SeparationTask:
     name = "separation"
     features = ["top.layer2", "mid.layer2"]
     metrics = ("sdr", "si_sdr", "bss_sdr")
-    variants = ("baseline", "boosted", "control")
+    variants = ("baseline", "boosted", "control", "capacity")
     segment_s = 2.0
 
     def prepare_inputs(self, records: list[TrackRecord], boost, say, vocabulary=None):
         from booster.audio import AudioError, load_audio
+        from downstream.inputs import spectrogram
 
-        arrays: dict[str, dict[str, np.ndarray]] = {"mix": {}, "sources": {}}
+        arrays: dict[str, dict[str, np.ndarray]] = {"mix": {}, "sources": {}, "spec": {}}
         failed: dict[str, str] = {}
         for r in records:
             if not r.mixing or "roles" not in r.extra:
@@ -114,6 +117,10 @@ class SeparationTask:
             n = min(mix.shape[-1], sources.shape[-1])
             arrays["mix"][r.track_id] = to_frames(mix[:, :n])
             arrays["sources"][r.track_id] = to_frames(sources[..., :n])
+            # the model's own input as a spectrogram, for the capacity control's random projection only
+            t = len(arrays["mix"][r.track_id])
+            spec = spectrogram(mix[:, :n].mean(axis=0), SAMPLE_RATE, "mel")[:t]
+            arrays["spec"][r.track_id] = np.pad(spec, ((0, t - len(spec)), (0, 0)), mode="edge")
         frames = {t: len(x) for t, x in arrays["mix"].items()}
         ok = [r for r in records if r.track_id in frames]
         for prefix, feats in boost([(r.track_id, str(r.mix_path)) for r in ok], frames).items():
@@ -131,7 +138,7 @@ class SeparationTask:
     def build(self, variant: str, meta: dict, arrays: dict):
         model = small_htdemucs(self.segment_s)
         handle = None
-        if variant in ("boosted", "control"):
+        if variant in ("boosted", "control", "capacity"):
             handle = inject(model, "crosstransformer", meta["boost_dim"], mode="add",
                             channels=bottleneck_channels(), at="input")
         crop = int(self.segment_s * FPS)
