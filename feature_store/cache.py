@@ -299,7 +299,8 @@ def run_cache(
     work = shards(todo, shard_size, workers if not scheduler else max(workers, 2))
     if work:
         if threads is None and not scheduler:  # the cores, shared by the workers that have work
-            threads = max(1, (os.cpu_count() or 1) // min(workers, len(work)))
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+            threads = max(1, cores // min(workers, len(work)))
         elif threads is None:
             threads = 1
         engine = Engine(threads, device)
