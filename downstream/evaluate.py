@@ -107,6 +107,7 @@ def evaluate_run(task_name: str, run: str | Path, data: str | Path, out: str | P
         fraction, seed, variant = float(cell["fraction"]), int(cell["seed"]), cell["variant"]
         row = _score_cell(task, arrays, meta, run, fraction, seed, variant, by_split.get("train", []), val_ids,
                           ids, cfg, data)
+        row.update({k: cell[k] for k in ("steps", "best_step", "stopped_by") if cell.get(k) not in (None, "")})
         _append(results, row)
         rows.append(row)
         say(f"{variant} f{fraction:g} s{seed}: " + ", ".join(f"{m} {row[m]:.3f}" for m in task.metrics if m in row))
