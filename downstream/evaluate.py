@@ -113,7 +113,7 @@ def evaluate_run(task_name: str, run: str | Path, data: str | Path, out: str | P
         say(f"{variant} f{fraction:g} s{seed}: " + ", ".join(f"{m} {row[m]:.3f}" for m in task.metrics if m in row))
     summary_meta = {"splits": {**{t: "train" for t in by_split.get("train", [])}, **{t: "test" for t in ids}},
                     "reference": extra.get("reference", {})}
-    summarise([{k: str(v) for k, v in r.items()} for r in read_results(results)], out, task, summary_meta)
+    summarise(read_results(results), out, task, summary_meta)
     note = (f"Scored without retraining by `booster evaluate {task_name} --run {run} --data {data}`: the cells of "
             f"that run (trained on its own data), tested on {len(ids)} tracks of {data}"
             f"{f' ({split} split)' if any(r.split == split for r in records) else ' (all tracks)'}. "

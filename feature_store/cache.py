@@ -194,7 +194,7 @@ def process_shard(store_path: str, model_path: str, names: list[str], items: lis
     on_window = getattr(progress, "put", progress)
     results = []
     # a shard run again (its worker died, the cluster retried it) does only what is not yet committed
-    done = {t: e for t, e in store.entries().items() if e.status == "ok"}
+    done = store.committed([item.track_id for item in items])
     with store.writer() as writer:
         for item in items:
             if item.track_id in done:

@@ -184,6 +184,18 @@ class FeatureStore:
             self._entries = entries
         return self._entries
 
+    def committed(self, track_ids: list[str]) -> dict[str, TrackEntry]:
+        """The complete entries among ``track_ids``, read from their own manifest files only (a worker's
+        shard asks about its few tracks without reading a whole dataset's manifest)."""
+        out = {}
+        for t in track_ids:
+            f = self.path / "manifest" / f"{_manifest_key(t)}.json"
+            if f.exists():
+                e = TrackEntry(**json.loads(f.read_text()))
+                if e.status == "ok":
+                    out[t] = e
+        return out
+
     def tracks(self) -> list[str]:
         """Ids of complete tracks, sorted."""
         return sorted(t for t, e in self.entries().items() if e.status == "ok")
