@@ -135,7 +135,17 @@ class Booster:
         prefix of the model's; default all); every value keeps its batch axis (``(batch, frames)``
         tokens, ``(batch, frames, dim)`` features). Prior layers run with :meth:`_context_frames` of past
         tokens kept from earlier windows, so the concatenation of the windows equals one pass over the
-        whole sequence."""
+        whole sequence. With a ``feature_delay`` (delayed readout), layer features come out of
+        :func:`delay_features`: one window later, equal to a single pass's states shifted."""
+        windows = self._undelayed_windows(token_windows, wanted, levels)
+        if not self.model.config.feature_delay:
+            yield from windows
+            return
+        delays = {n: self.model.config.delay_frames(n.split(".")[0]) for n in wanted if ".layer" in n}
+        yield from delay_features(windows, delays)
+
+    def _undelayed_windows(self, token_windows: Iterator[dict[str, torch.Tensor]], wanted: set[str],
+                           levels: tuple[str, ...] | None = None) -> Iterator[BoosterOutput]:
         levels = tuple(levels or self.levels)
         ctx = self._context_frames()
         layers_of = {lv: [j for j in self.model.config.feature_layers if f"{lv}.layer{j}" in wanted]
@@ -286,6 +296,50 @@ def _row(out: BoosterOutput, row: int, frames: dict[str, int] | None = None) -> 
 
     return BoosterOutput({k: cut(k, v).cpu() for k, v in out.tokens.items()},
                          {k: cut(k, v).float().cpu() for k, v in out.features.items()}, dict(out.frame_rates))
+
+
+def delay_features(windows: Iterator[BoosterOutput], delays: dict[str, int]) -> Iterator[BoosterOutput]:
+    """Delayed readout over a stream of windows: feature ``name`` of frame ``t`` becomes the value the
+    undelayed stream has at ``t + delays[name]`` (frames of that feature); frames whose ``t + delay``
+    is past the end of the stream take its last frame (the state that has seen the most).
+
+    Every window keeps its frame counts, so it is yielded once the windows after it have brought the
+    frames it needs: memory holds about one window more. Features ``(batch, frames, dim)``.
+    """
+    pending: list[BoosterOutput] = []
+    buffers: dict[str, list[torch.Tensor]] = {n: [] for n in delays}  # frames t + delay onwards, not yet used
+    skip = dict(delays)  # leading frames of the stream still to drop (they belong to frames before 0)
+    last: dict[str, torch.Tensor] = {}
+
+    def have(name: str) -> int:
+        return sum(x.shape[1] for x in buffers[name])
+
+    def take(name: str, n: int) -> torch.Tensor:
+        x = torch.cat(buffers[name], dim=1)
+        buffers[name] = [x[:, n:]]
+        return x[:, :n]
+
+    def ready() -> Iterator[BoosterOutput]:
+        while pending and all(have(n) >= pending[0].features[n].shape[1] for n in delays):
+            out = pending.pop(0)
+            for n in delays:
+                out.features[n] = take(n, out.features[n].shape[1])
+            yield out
+
+    for window in windows:
+        for n in delays:
+            x = window.features[n]
+            last[n] = x[:, -1:]
+            drop = min(skip[n], x.shape[1])
+            skip[n] -= drop
+            buffers[n].append(x[:, drop:])
+        pending.append(window)
+        yield from ready()
+    for n in delays:  # the end of the stream: the last state stands in for frames past it
+        short = sum(w.features[n].shape[1] for w in pending) - have(n)
+        if short > 0:
+            buffers[n].append(last[n].expand(-1, short, -1))
+    yield from ready()
 
 
 def concat_outputs(windows: list[BoosterOutput]) -> BoosterOutput:

@@ -64,7 +64,8 @@ def teacher_lines(training: dict) -> list[str]:
     names = training.get("teachers") or []
     if not names:
         return ["- Teachers: none (stage 2 is next-token prediction only)."]
-    return [f"- Teachers (stage-2 heads on the last prior layer, weight {training.get('teacher_weight')}; "
+    delay = f", reading {training['teacher_delay']} top frames late" if training.get("teacher_delay") else ""
+    return [f"- Teachers (stage-2 heads on the last prior layer, weight {training.get('teacher_weight')}{delay}; "
             "targets computed once per training file, never at extraction):",
             *(f"  - `{n}`: {TEACHER_SPECS[n].source}" for n in names)]
 
@@ -139,7 +140,10 @@ def render_card(ckpt: Path, training: dict, report: dict, command: str, data_not
         f"{prior['heads']} heads; block-local {prior['block']} / strided {prior['stride']}x{prior['taps']}); "
         "finer levels conditioned on the level above.",
         f"- Booster features: `<level>.embedding` (code vectors) and `<level>.layer{{{','.join(map(str, cfg['feature_layers']))}}}` "
-        "(transformer hidden states), at 172.3 / 689.1 / 2756.25 frames/s for top / mid / fine.",
+        "(transformer hidden states), at 172.3 / 689.1 / 2756.25 frames/s for top / mid / fine."
+        + (f" Delayed readout: a layer feature of frame t is the state at t + {cfg['feature_delay']} top frames "
+           f"({cfg['feature_delay'] * 128 / codec['sample_rate'] * 1000:.0f} ms of right context; the teacher heads "
+           "read the same delay)." if cfg.get("feature_delay") else ""),
         "",
         "## Training",
         f"- Data: {data_note} ({training['hours']:.2f} h of training audio, {training['clips_used']} files).",

@@ -63,6 +63,7 @@ class PretrainConfig:
     lr_warmup_steps: int | None = None  # linear LR warm-up of the cosine; default 200 with --init, else 0
     teachers: tuple[str, ...] = ()  # stage-2 teacher targets (booster.teachers), e.g. ("basic-pitch",)
     teacher_weight: float = 1.0
+    teacher_delay: int = 0  # top-level frames of right context the teacher heads read (Stage2Module)
     teacher_cache: str | None = None  # where teacher targets are kept (default: OUT/teacher-cache)
     prior_levels: tuple[str, ...] = ()  # priors stage 2 trains (default: all); the others keep their weights
     contrastive_weight: float = 0.0  # stage 2: InfoNCE between two crops of one file (self-supervised)
@@ -259,6 +260,8 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
                          f"(got {cfg.stage1_minutes} of {cfg.minutes})")
     if cfg.contrastive_weight > 0 and cfg.batch_size % 2:
         raise ValueError(f"--contrastive-weight pairs crops in a batch: --batch-size must be even (got {cfg.batch_size})")
+    if cfg.teacher_delay < 0 or (cfg.teacher_delay and not cfg.teachers):
+        raise ValueError(f"--teacher-delay must be >= 0 and needs --teachers (got {cfg.teacher_delay})")
     if cfg.teachers:
         from booster.teachers import TEACHER_SPECS
 
@@ -350,7 +353,7 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
 
         levels = cfg.prior_levels or (tuple(corpus.manifest["levels"]) if corpus else None)
         s2 = Stage2Module(model, lr=cfg.lr, teachers=head_specs(cfg.teachers), teacher_weight=cfg.teacher_weight,
-                          levels=levels, contrastive_weight=cfg.contrastive_weight)
+                          levels=levels, contrastive_weight=cfg.contrastive_weight, teacher_delay=cfg.teacher_delay)
         last2 = out / "train" / "stage2-last.ckpt"
         trainer2 = _trainer(out, "stage2", cfg.minutes - stage1_minutes, cfg.checkpoint_every, cfg.lr_schedule,
                             lr_warmup, cfg.device)
@@ -358,6 +361,8 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
         trainer2.save_checkpoint(last2)
         steps2 = trainer2.global_step
         model.cpu()
+        if cfg.teachers:  # the features are read where the teacher heads read: the checkpoint says so
+            fcfg.feature_delay = cfg.teacher_delay
         stage2_log = {k: float(v) for k, v in trainer2.callback_metrics.items()}
 
     summary = {
@@ -375,6 +380,7 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
         "wall_minutes_this_run": round((time.time() - t0) / 60, 2),
         "final_stage1": stage1_log, "final_stage2": stage2_log,
         "teachers": list(cfg.teachers), "teacher_weight": cfg.teacher_weight if cfg.teachers else None,
+        "teacher_delay": cfg.teacher_delay if cfg.teachers else None,
         "prior_levels": list(s2.levels if fcfg.with_priors else ()),
         "contrastive_weight": cfg.contrastive_weight, "stage2_crop_seconds": samples2 / sr,
     }

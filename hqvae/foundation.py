@@ -18,15 +18,26 @@ class FoundationConfig:
     # transformer layers (1-based; 0 = input embedding) whose hidden states are booster features
     feature_layers: tuple[int, ...] = (2, 4)
     with_priors: bool = True
+    # delayed readout, in top-level frames: a layer feature of frame t is the prior's state at t + delay
+    # (the same duration at every level), so a causal stack's feature has seen `delay` frames of right
+    # context; set by training teacher heads that read the same delay (Stage2Module.teacher_delay)
+    feature_delay: int = 0
 
     def to_dict(self) -> dict:
         return {"codec": self.codec.to_dict(), "prior": self.prior.to_dict(),
-                "feature_layers": list(self.feature_layers), "with_priors": self.with_priors}
+                "feature_layers": list(self.feature_layers), "with_priors": self.with_priors,
+                "feature_delay": self.feature_delay}
 
     @classmethod
     def from_dict(cls, d: dict) -> FoundationConfig:
         return cls(HQVAEConfig.from_dict(d["codec"]), PriorConfig(**d["prior"]),
-                   tuple(d.get("feature_layers", (2, 4))), bool(d.get("with_priors", True)))
+                   tuple(d.get("feature_layers", (2, 4))), bool(d.get("with_priors", True)),
+                   int(d.get("feature_delay", 0)))
+
+    def delay_frames(self, level: str) -> int:
+        """:attr:`feature_delay` in frames of ``level``."""
+        hops = self.codec.hops
+        return self.feature_delay * hops[self.codec.levels[0]] // hops[level]
 
 
 CONFIGS = {

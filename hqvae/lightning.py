@@ -123,7 +123,7 @@ class Stage2Module(L.LightningModule):
     def __init__(self, model: FoundationModel, lr: float = 1e-3, teachers: list[TeacherHeadSpec] | None = None,
                  teacher_layer: int | None = None, teacher_levels: tuple[str, ...] | None = None,
                  teacher_weight: float = 1.0, levels: tuple[str, ...] | None = None,
-                 contrastive_weight: float = 0.0, contrastive_temperature: float = 0.1):
+                 contrastive_weight: float = 0.0, contrastive_temperature: float = 0.1, teacher_delay: int = 0):
         super().__init__()
         self.model, self.lr = model, lr
         # the priors trained here (default all); the others keep their weights
@@ -139,6 +139,11 @@ class Stage2Module(L.LightningModule):
         self.teacher_layer = teacher_layer if teacher_layer is not None else model.config.prior.layers
         self.teacher_levels = tuple(lv for lv in (teacher_levels or model.levels[:2]) if lv in self.levels)
         self.teacher_weight = teacher_weight
+        # frames of the top level by which the head reads later than the frame it predicts: the state
+        # at ``t + delay`` has seen ``delay`` frames of right context (a causal stack's only way to)
+        if teacher_delay < 0:
+            raise ValueError(f"teacher_delay must be >= 0 (got {teacher_delay})")
+        self.teacher_delay = teacher_delay
         dim = model.config.prior.dim
         self.teacher_heads = nn.ModuleDict({f"{lv}__{t.name}": nn.Linear(dim, t.channels)
                                             for lv in self.teacher_levels for t in self.teachers})
@@ -208,10 +213,13 @@ class Stage2Module(L.LightningModule):
         ``states`` come from the next-token pass, where position ``t`` has seen tokens ``< t``; so frame
         ``t`` is predicted from position ``t + 1``, which has seen tokens ``<= t``: what extraction's
         feature at frame ``t`` has seen. (Reading position ``t`` asked the head to guess a frame's
-        pitch without its own token.) ``targets``: ``(batch, top frames, channels)`` on the top grid.
+        pitch without its own token.) With ``teacher_delay`` ``d`` (top frames; ``d * ratio`` frames of a
+        level ``ratio`` times finer), frame ``t`` is predicted from position ``t + 1 + d``, and the last
+        ``d`` frames of a crop have no prediction. ``targets``: ``(batch, top frames, channels)`` on the top grid.
         """
-        h = states[self.teacher_layer][:, 1:]
-        y = targets.repeat_interleave(states[0].shape[1] // targets.shape[1], dim=1)[:, : h.shape[1]]
+        ratio = states[0].shape[1] // targets.shape[1]
+        h = states[self.teacher_layer][:, 1 + self.teacher_delay * ratio:]
+        y = targets.repeat_interleave(ratio, dim=1)[:, : h.shape[1]]
         return self.teacher_heads[f"{level}__{teacher}"](h[:, : y.shape[1]]), y
 
     def contrastive_loss(self, z: torch.Tensor) -> torch.Tensor:
