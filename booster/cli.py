@@ -220,6 +220,9 @@ def pretrain_cmd(
     teachers: str = typer.Option("", "--teachers", help="Stage-2 teacher targets, comma-separated: basic-pitch, "
                                  "cqt, chroma (computed once per file and cached)."),
     teacher_weight: float = typer.Option(1.0, "--teacher-weight", help="Weight of each teacher loss."),
+    bidirectional_levels: str = typer.Option("", "--bidirectional-levels", help="Make these priors bidirectional "
+                                             "masked-token models, e.g. top,mid (their features then read right "
+                                             "context too)."),
     teacher_delay: int = typer.Option(0, "--teacher-delay", help="Top-level frames of right context the teacher "
                                       "heads read: frame t is predicted from the state at t + delay."),
     contrastive_weight: float = typer.Option(0.0, "--contrastive-weight", help="Stage 2: weight of an InfoNCE "
@@ -247,7 +250,9 @@ def pretrain_cmd(
                          warmup_steps=warmup_steps, glob=glob or None, init=str(init) if init else None, lr=lr,
                          lr_schedule=lr_schedule, lr_warmup_steps=lr_warmup_steps if lr_warmup_steps >= 0 else None,
                          teachers=tuple(_parse_list(teachers, str, "--teachers")), teacher_weight=teacher_weight,
-                         teacher_delay=teacher_delay, teacher_cache=str(teacher_cache) if teacher_cache else None,
+                         teacher_delay=teacher_delay,
+                         bidirectional_levels=tuple(_parse_list(bidirectional_levels, str, "--bidirectional-levels")),
+                         teacher_cache=str(teacher_cache) if teacher_cache else None,
                          prior_levels=tuple(_parse_list(prior_levels, str, "--prior-levels")),
                          contrastive_weight=contrastive_weight, stage2_crop_seconds=stage2_crop_seconds or None,
                          device=device, loader_workers=loader_workers, checkpoint_every=checkpoint_every)

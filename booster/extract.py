@@ -146,12 +146,17 @@ class Booster:
 
     def _undelayed_windows(self, token_windows: Iterator[dict[str, torch.Tensor]], wanted: set[str],
                            levels: tuple[str, ...] | None = None) -> Iterator[BoosterOutput]:
+        """Bidirectional priors (``bidirectional_levels``) also read :meth:`_context_frames` of *future*
+        tokens, taken from the windows after this one (so a window is processed once the next has been
+        encoded: one window more in memory)."""
         levels = tuple(levels or self.levels)
         ctx = self._context_frames()
+        lookahead = any(not self.model.priors[lv].cfg.causal for lv in levels) if self.model.priors else False
+        paired = with_lookahead(token_windows, ctx) if lookahead else ((w, None) for w in token_windows)
         layers_of = {lv: [j for j in self.model.config.feature_layers if f"{lv}.layer{j}" in wanted]
                      if self.model.priors else [] for lv in levels}
         history: dict[str, torch.Tensor | None] = {lv: None for lv in levels}  # <= ctx past frames
-        for window in token_windows:
+        for window, future in paired:
             out = BoosterOutput()
             for i, level in enumerate(levels):
                 tok = window[level]
@@ -163,17 +168,19 @@ class Booster:
                 if not layers_of[level]:
                     continue
                 prior, past = self.model.priors[level], history[level]
-                seq = tok if past is None else torch.cat([past, tok], dim=1)
-                n_past = seq.shape[1] - tok.shape[1]
+                ahead = future is not None and not prior.cfg.causal
+                seq = torch.cat([x for x in (past, tok, future[level] if ahead else None) if x is not None], dim=1)
+                n_past = 0 if past is None else past.shape[1]
                 cond = None
                 if i > 0:  # the level above, from the coarse frame where this level's context starts
                     above = self.levels[i - 1]
                     cpast = history[above]
-                    cseq = window[above] if cpast is None else torch.cat([cpast, window[above]], dim=1)
+                    cseq = torch.cat([x for x in (cpast, window[above], future[above] if ahead else None)
+                                      if x is not None], dim=1)
                     cond = cseq[:, (0 if cpast is None else cpast.shape[1]) - n_past // prior.cond_ratio:]
                 states = prior.hidden_states(seq, cond)
                 for j in layers_of[level]:
-                    out.features[f"{level}.layer{j}"] = states[j][:, n_past:]
+                    out.features[f"{level}.layer{j}"] = states[j][:, n_past:n_past + tok.shape[1]]
                     out.frame_rates[f"{level}.layer{j}"] = self.frame_rate(level)
             for level in levels:
                 past = history[level]
@@ -296,6 +303,26 @@ def _row(out: BoosterOutput, row: int, frames: dict[str, int] | None = None) -> 
 
     return BoosterOutput({k: cut(k, v).cpu() for k, v in out.tokens.items()},
                          {k: cut(k, v).float().cpu() for k, v in out.features.items()}, dict(out.frame_rates))
+
+
+def with_lookahead(windows: Iterator[dict[str, torch.Tensor]],
+                   frames: int) -> Iterator[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]]:
+    """Each window of tokens ``level -> (batch, frames)`` with the (up to) ``frames`` frames of every level
+    that follow it in the stream, gathered from the next windows (fewer at the end of the stream)."""
+    queue: list[dict[str, torch.Tensor]] = []
+
+    def future() -> dict[str, torch.Tensor]:
+        first = queue[0]
+        return {lv: torch.cat([first[lv][:, :0], *(w[lv] for w in queue[1:])], dim=1)[:, :frames] for lv in first}
+
+    for window in windows:
+        queue.append(window)
+        while len(queue) > 1 and all(sum(w[lv].shape[1] for w in queue[1:]) >= frames for lv in queue[0]):
+            yield queue[0], future()
+            queue.pop(0)
+    while queue:
+        yield queue[0], future()
+        queue.pop(0)
 
 
 def delay_features(windows: Iterator[BoosterOutput], delays: dict[str, int]) -> Iterator[BoosterOutput]:

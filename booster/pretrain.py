@@ -29,7 +29,7 @@ import json
 import logging
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -64,6 +64,7 @@ class PretrainConfig:
     teachers: tuple[str, ...] = ()  # stage-2 teacher targets (booster.teachers), e.g. ("basic-pitch",)
     teacher_weight: float = 1.0
     teacher_delay: int = 0  # top-level frames of right context the teacher heads read (Stage2Module)
+    bidirectional_levels: tuple[str, ...] = ()  # priors made bidirectional masked-token models (e.g. top,mid)
     teacher_cache: str | None = None  # where teacher targets are kept (default: OUT/teacher-cache)
     prior_levels: tuple[str, ...] = ()  # priors stage 2 trains (default: all); the others keep their weights
     contrastive_weight: float = 0.0  # stage 2: InfoNCE between two crops of one file (self-supervised)
@@ -224,6 +225,24 @@ def initial_model(cfg: PretrainConfig) -> tuple[FoundationModel, dict]:
                            "init_stage2_steps": int(training.get("stage2_steps", 0))}
 
 
+def with_bidirectional_priors(model: FoundationModel, levels: tuple[str, ...],
+                              trained: tuple[str, ...] = ()) -> FoundationModel:
+    """``model`` with the priors of ``levels`` made bidirectional masked-token models (same weights: a
+    next-token prior's are a starting point). Only priors this run trains may change kind."""
+    unknown = set(levels) - set(model.levels)
+    if unknown:
+        raise ValueError(f"--bidirectional-levels {sorted(unknown)}: the model's levels are {list(model.levels)}")
+    untrained = set(levels) - set(trained or model.levels)
+    if untrained:
+        raise ValueError(f"--bidirectional-levels {sorted(untrained)} would not be trained: add them to --prior-levels")
+    if not model.config.with_priors:
+        raise ValueError("--bidirectional-levels needs a model with priors")
+    keep = set(levels) | set(model.config.bidirectional_levels)
+    rebuilt = FoundationModel(replace(model.config, bidirectional_levels=tuple(lv for lv in model.levels if lv in keep)))
+    rebuilt.load_state_dict(model.state_dict())
+    return rebuilt.train(model.training)
+
+
 def _trainer(out: Path, stage: str, max_minutes: float, every: int, lr_schedule: str = "constant",
              lr_warmup_steps: int = 0, device: str = "cpu"):
     import lightning as L
@@ -285,6 +304,9 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     warnings.filterwarnings("ignore", ".*dataloader is not resumable.*")  # RandomCrops(start=...) resumes it
 
     model, start = initial_model(cfg)
+    if cfg.bidirectional_levels:
+        model = with_bidirectional_priors(model, cfg.bidirectional_levels,
+                                          cfg.prior_levels or (tuple(corpus.manifest["levels"]) if corpus else ()))
     fcfg = model.config
     offset = start.get("init_stage1_steps", 0)  # stage-1 steps the codec trained before this run
     lr_warmup = cfg.lr_warmup_steps if cfg.lr_warmup_steps is not None else (200 if cfg.init else 0)
@@ -381,6 +403,7 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
         "final_stage1": stage1_log, "final_stage2": stage2_log,
         "teachers": list(cfg.teachers), "teacher_weight": cfg.teacher_weight if cfg.teachers else None,
         "teacher_delay": cfg.teacher_delay if cfg.teachers else None,
+        "bidirectional_levels": list(fcfg.bidirectional_levels),
         "prior_levels": list(s2.levels if fcfg.with_priors else ()),
         "contrastive_weight": cfg.contrastive_weight, "stage2_crop_seconds": samples2 / sr,
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
@@ -22,17 +22,24 @@ class FoundationConfig:
     # (the same duration at every level), so a causal stack's feature has seen `delay` frames of right
     # context; set by training teacher heads that read the same delay (Stage2Module.teacher_delay)
     feature_delay: int = 0
+    # levels whose prior is bidirectional (a masked-token model, PriorConfig.causal False); the others
+    # are next-token priors
+    bidirectional_levels: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return {"codec": self.codec.to_dict(), "prior": self.prior.to_dict(),
                 "feature_layers": list(self.feature_layers), "with_priors": self.with_priors,
-                "feature_delay": self.feature_delay}
+                "feature_delay": self.feature_delay, "bidirectional_levels": list(self.bidirectional_levels)}
 
     @classmethod
     def from_dict(cls, d: dict) -> FoundationConfig:
         return cls(HQVAEConfig.from_dict(d["codec"]), PriorConfig(**d["prior"]),
                    tuple(d.get("feature_layers", (2, 4))), bool(d.get("with_priors", True)),
-                   int(d.get("feature_delay", 0)))
+                   int(d.get("feature_delay", 0)), tuple(d.get("bidirectional_levels", ())))
+
+    def prior_config(self, level: str) -> PriorConfig:
+        """The prior of ``level``: the shared :attr:`prior` settings, bidirectional where asked."""
+        return replace(self.prior, causal=False) if level in self.bidirectional_levels else self.prior
 
     def delay_frames(self, level: str) -> int:
         """:attr:`feature_delay` in frames of ``level``."""
@@ -58,11 +65,14 @@ class FoundationModel(nn.Module):
         levels = cfg.codec.levels
         hops = cfg.codec.hops
         self.priors = nn.ModuleDict()
+        unknown = set(cfg.bidirectional_levels) - set(levels)
+        if unknown:
+            raise ValueError(f"bidirectional_levels {sorted(unknown)} are not levels of this model ({list(levels)})")
         if cfg.with_priors:
             for i, level in enumerate(levels):
                 above = levels[i - 1] if i > 0 else None
                 self.priors[level] = TokenPrior(
-                    cfg.codec.codebook_size, cfg.prior,
+                    cfg.codec.codebook_size, cfg.prior_config(level),
                     cond_codebook_size=cfg.codec.codebook_size if above else None,
                     cond_ratio=hops[above] // hops[level] if above else 1)
 
@@ -71,7 +81,8 @@ class FoundationModel(nn.Module):
         return self.config.codec.levels
 
     def prior_nll(self, tokens: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Next-token NLL (nats) per level for tokens ``level -> (batch, frames)``."""
+        """NLL (nats) per level for tokens ``level -> (batch, frames)``: next-token, or masked-token for a
+        bidirectional prior (:meth:`hqvae.prior.TokenPrior.nll`)."""
         out = {}
         for i, level in enumerate(self.levels):
             cond = tokens[self.levels[i - 1]] if i > 0 else None

@@ -12,7 +12,7 @@ from lightning.pytorch.callbacks import Callback, Timer
 from torch import nn
 
 from hqvae.foundation import FoundationModel
-from hqvae.prior import nll_of
+from hqvae.prior import nll_of, span_mask
 
 
 @dataclass(frozen=True)
@@ -187,8 +187,14 @@ class Stage2Module(L.LightningModule):
             if level not in self.levels:
                 continue
             cond = tokens[levels[i - 1]] if i > 0 else None
-            logits, states = self.model.priors[level].logits_and_states(tokens[level], cond)
-            nll = nll_of(logits, tokens[level])
+            prior = self.model.priors[level]
+            if prior.cfg.causal:
+                logits, states = prior.logits_and_states(tokens[level], cond)
+                nll = nll_of(logits, tokens[level])
+            else:  # masked-token prediction: the loss is on the masked frames only
+                mask = span_mask(tokens[level].shape, prior.cfg.mask_rate, prior.cfg.mask_span).to(tokens[level].device)
+                logits, states = prior.masked_logits_and_states(tokens[level], mask, cond)
+                nll = nll_of(logits[mask][None], tokens[level][mask][None])
             self.log(f"stage2/{level}_nll", nll)
             loss = loss + nll
             if level not in self.teacher_levels:
@@ -208,7 +214,8 @@ class Stage2Module(L.LightningModule):
     def teacher_prediction(self, level: str, teacher: str, states: list[torch.Tensor],
                            targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The head's prediction for each frame of this level and the matching targets, both
-        ``(batch, frames - 1, channels)``.
+        ``(batch, frames - 1, channels)`` (``frames`` for a bidirectional prior, whose position ``t`` holds
+        frame ``t``).
 
         ``states`` come from the next-token pass, where position ``t`` has seen tokens ``< t``; so frame
         ``t`` is predicted from position ``t + 1``, which has seen tokens ``<= t``: what extraction's
@@ -218,7 +225,8 @@ class Stage2Module(L.LightningModule):
         ``d`` frames of a crop have no prediction. ``targets``: ``(batch, top frames, channels)`` on the top grid.
         """
         ratio = states[0].shape[1] // targets.shape[1]
-        h = states[self.teacher_layer][:, 1 + self.teacher_delay * ratio:]
+        shift = 1 if self.model.priors[level].cfg.causal else 0  # a bidirectional pass is not shifted
+        h = states[self.teacher_layer][:, shift + self.teacher_delay * ratio:]
         y = targets.repeat_interleave(ratio, dim=1)[:, : h.shape[1]]
         return self.teacher_heads[f"{level}__{teacher}"](h[:, : y.shape[1]]), y
 

@@ -2,8 +2,10 @@
 
 The top level gets an unconditional prior; each finer level an *upsampler* conditioned on
 the level above (its token embeddings repeated to the finer frame rate). Layers alternate
-block-local and strided attention (:mod:`hqvae.sparse_attention`). Trained by next-token NLL;
-hidden states of chosen layers are the booster features.
+block-local and strided attention (:mod:`hqvae.sparse_attention`). Trained by next-token NLL, or,
+with ``causal=False``, as a bidirectional masked-token model (spans of tokens replaced by a mask id
+and predicted from both sides, as HuBERT / MERT do over their units); hidden states of chosen
+layers are the booster features.
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ class PriorConfig:
     dropout: float = 0.0
     # "sparse" alternates local/strided; "dense" is the quadratic reference
     attention: str = "sparse"
+    # False: bidirectional attention and a masked-token objective (mask_rate of the frames, in spans of
+    # mask_span) instead of next-token prediction; extraction then needs right context too
+    causal: bool = True
+    mask_rate: float = 0.3
+    mask_span: int = 8
 
     def pattern(self, layer: int) -> str:
         if self.attention == "dense":
@@ -50,7 +57,7 @@ class SelfAttention(nn.Module):
     def forward(self, x):
         """``(batch, time, dim)`` -> same."""
         q, k, v = rearrange(self.qkv(x), "b t (three h d) -> three b h t d", three=3, h=self.cfg.heads)
-        y = sparse_attention(q, k, v, self.pattern, self.cfg.block, self.cfg.stride, self.cfg.taps)
+        y = sparse_attention(q, k, v, self.pattern, self.cfg.block, self.cfg.stride, self.cfg.taps, self.cfg.causal)
         return self.out(rearrange(y, "b h t d -> b t (h d)"))
 
 
@@ -82,9 +89,10 @@ class TokenPrior(nn.Module):
                  cond_ratio: int = 1):
         super().__init__()
         self.cfg, self.codebook_size, self.cond_ratio = cfg, codebook_size, cond_ratio
-        self.token_emb = nn.Embedding(codebook_size + 1, cfg.dim)  # last id = start token
-        # a causal depthwise conv gives relative position without a length limit
+        self.token_emb = nn.Embedding(codebook_size + 1, cfg.dim)  # last id = start token (causal) / mask (not)
+        # a depthwise conv gives relative position without a length limit: causal, or centred
         self.pos_conv = nn.Conv1d(cfg.dim, cfg.dim, 8, groups=cfg.dim)
+        self.pos_pad = (7, 0) if cfg.causal else (3, 4)
         self.cond_emb = nn.Embedding(cond_codebook_size, cfg.dim) if cond_codebook_size else None
         self.layers = nn.ModuleList(TransformerLayer(cfg, cfg.pattern(i)) for i in range(cfg.layers))
         self.norm = nn.LayerNorm(cfg.dim)
@@ -92,7 +100,7 @@ class TokenPrior(nn.Module):
 
     def _embed(self, tokens: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
         x = self.token_emb(tokens)
-        x = x + rearrange(self.pos_conv(F.pad(rearrange(x, "b t d -> b d t"), (7, 0))), "b d t -> b t d")
+        x = x + rearrange(self.pos_conv(F.pad(rearrange(x, "b t d -> b d t"), self.pos_pad)), "b d t -> b t d")
         if self.cond_emb is not None:
             if cond is None:
                 raise ValueError("this prior is conditioned on the level above: pass cond")
@@ -103,7 +111,8 @@ class TokenPrior(nn.Module):
         return x
 
     def hidden_states(self, tokens: torch.Tensor, cond: torch.Tensor | None = None) -> list[torch.Tensor]:
-        """Input embedding and every layer's output, each ``(batch, time, dim)``; position ``t`` has seen tokens ``<= t``."""
+        """Input embedding and every layer's output, each ``(batch, time, dim)``; position ``t`` has seen tokens
+        ``<= t`` (causal), or tokens on both sides within the receptive field."""
         x = self._embed(tokens, cond)
         states = [x]
         for layer in self.layers:
@@ -119,14 +128,45 @@ class TokenPrior(nn.Module):
                           cond: torch.Tensor | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Next-token logits and the hidden states of that pass (position ``t`` has seen tokens ``< t``):
         what teacher heads read during training, without a second pass."""
+        if not self.cfg.causal:
+            raise ValueError("next-token prediction needs a causal prior; a bidirectional one predicts masked tokens")
         start = torch.full_like(tokens[:, :1], self.codebook_size)
         shifted = torch.cat([start, tokens[:, :-1]], dim=1)
         states = self.hidden_states(shifted, cond)
         return self.head(self.norm(states[-1])), states
 
+    def masked_logits_and_states(self, tokens: torch.Tensor, mask: torch.Tensor,
+                                 cond: torch.Tensor | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Bidirectional priors: logits ``(batch, time, K)`` for every position and the hidden states of one
+        pass over ``tokens`` ``(batch, time)`` whose ``mask`` ``(batch, time)`` positions are replaced by the
+        mask id."""
+        if self.cfg.causal:
+            raise ValueError("masked-token prediction needs a bidirectional prior (causal=False)")
+        states = self.hidden_states(tokens.masked_fill(mask, self.codebook_size), cond)
+        return self.head(self.norm(states[-1])), states
+
     def nll(self, tokens: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        """Mean next-token negative log-likelihood in nats."""
-        return nll_of(self(tokens, cond), tokens)
+        """Mean negative log-likelihood in nats: of the next token (causal), or of the masked tokens under a
+        fixed span mask (bidirectional; the same mask for the same shape, so values compare)."""
+        if self.cfg.causal:
+            return nll_of(self(tokens, cond), tokens)
+        mask = span_mask(tokens.shape, self.cfg.mask_rate, self.cfg.mask_span,
+                         torch.Generator().manual_seed(0)).to(tokens.device)
+        logits, _ = self.masked_logits_and_states(tokens, mask, cond)
+        return nll_of(logits[mask][None], tokens[mask][None])
+
+
+def span_mask(shape: tuple[int, int], rate: float, span: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Bool ``(batch, time)``: spans of ``span`` frames starting at random frames with probability
+    ``rate / span``, so about ``rate`` of the frames are masked (less where spans overlap); every row
+    gets at least one span."""
+    batch, time = shape
+    starts = torch.rand(batch, time, generator=generator) < rate / span
+    starts[torch.arange(batch), torch.randint(0, time, (batch,), generator=generator)] = True
+    mask = starts.clone()
+    for k in range(1, span):
+        mask[:, k:] |= starts[:, :-k]
+    return mask
 
 
 def nll_of(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""Factorised sparse causal attention (block-local + strided), cost linear in context length.
+"""Factorised sparse attention (block-local + strided), cost linear in context length; causal for the
+next-token priors, or bidirectional (``causal=False``) for masked-token priors.
 
 Two patterns, alternated across layers (Child et al. 2019; Jukebox):
 
@@ -8,8 +9,10 @@ Two patterns, alternated across layers (Child et al. 2019; Jukebox):
   ``n`` taps): ``n`` keys per query, reaching ``(n-1)s`` frames back.
 
 Stacked, a local layer then a strided one see ``~ n * s`` frames of past at ``O(T (2b + n))``
-cost, instead of dense attention's ``O(T^2)``. :func:`sparse_mask` builds the equivalent
-dense boolean mask, used to check the sparse kernels against dense attention.
+cost, instead of dense attention's ``O(T^2)``. Bidirectional, a local query also sees the next
+block, and a strided one ``i + m * s`` as well as ``i - m * s`` for ``m <= taps // 2`` (the same reach
+split between past and future). :func:`sparse_mask` builds the equivalent dense boolean mask, used to
+check the sparse kernels against dense attention.
 """
 
 from __future__ import annotations
@@ -22,10 +25,17 @@ from einops import rearrange
 
 
 def sparse_mask(t: int, pattern: str, block: int, stride: int, taps: int,
-                device: torch.device | None = None) -> torch.Tensor:
+                device: torch.device | None = None, causal: bool = True) -> torch.Tensor:
     """Dense ``(t, t)`` bool mask (True = may attend) equal to the sparse pattern."""
     i = torch.arange(t, device=device)[:, None]
     j = torch.arange(t, device=device)[None, :]
+    if not causal:
+        if pattern == "local":
+            return (i // block - j // block).abs() <= 1
+        if pattern == "strided":
+            diff = i - j
+            return (diff % stride == 0) & (diff.abs() // stride <= taps // 2)
+        raise ValueError(f"unknown pattern {pattern!r}")
     causal = j <= i
     if pattern == "local":
         return causal & (j // block >= i // block - 1)
@@ -97,12 +107,76 @@ def strided_attention(q, k, v, stride: int, taps: int) -> torch.Tensor:
     return rearrange(out, "b h r n w d -> b h (n w r) d")[:, :, :t]
 
 
-def sparse_attention(q, k, v, pattern: str, block: int, stride: int, taps: int) -> torch.Tensor:
+def _with_neighbour_blocks(x: torch.Tensor) -> torch.Tensor:
+    """``(..., blocks, w, d)`` -> ``(..., blocks, 3w, d)``: each block's rows between the previous and the
+    next block's (zeros beyond the ends)."""
+    pad = [0, 0] * 2 + [1, 1]
+    p = F.pad(x, pad)
+    return torch.cat([p[..., :-2, :, :], x, p[..., 2:, :, :]], dim=-2)
+
+
+def _bidirectional_blocks(qb, kb, vb, allowed: torch.Tensor) -> torch.Tensor:
+    """Attention of each block of queries ``(..., n, w, d)`` over the previous, its own and the next
+    block's keys, where ``allowed`` ``(n, w, 3w)`` says which."""
+    k3, v3 = _with_neighbour_blocks(kb), _with_neighbour_blocks(vb)
+    scores = qb @ k3.transpose(-1, -2) / math.sqrt(qb.shape[-1])
+    return scores.masked_fill(~allowed, float("-inf")).softmax(dim=-1) @ v3
+
+
+def _allowed_bidirectional(blocks: int, w: int, reach: int, valid: torch.Tensor) -> torch.Tensor:
+    """``(blocks, w, 3w)`` mask: query ``i`` (at ``w + i`` among the ``3w`` keys) sees keys ``j`` with
+    ``|j - w - i| <= reach`` that are real positions: ``valid`` ``(blocks, w)`` marks them (not padding,
+    not beyond the first or last block)."""
+    qi = torch.arange(w, device=valid.device)[:, None] + w
+    kj = torch.arange(3 * w, device=valid.device)[None, :]
+    band = (kj - qi).abs() <= reach
+    pad = F.pad(valid, (0, 0, 1, 1))  # (blocks + 2, w): no keys before the first or after the last block
+    keys = torch.cat([pad[:-2], valid, pad[2:]], dim=-1)  # (blocks, 3w)
+    return band[None] & keys[:, None, :]
+
+
+def local_attention_bidirectional(q, k, v, block: int) -> torch.Tensor:
+    """Block-local attention over ``(batch, heads, time, dim)``: each block sees itself and both neighbours."""
+    t = q.shape[2]
+    pad = (-t) % block
+    if pad:  # padded keys are masked: a bidirectional query would see them
+        q, k, v = (F.pad(x, (0, 0, 0, pad)) for x in (q, k, v))
+    qb, kb, vb = (rearrange(x, "b h (n w) d -> b h n w d", w=block) for x in (q, k, v))
+    valid = (torch.arange(qb.shape[2] * block, device=q.device) < t).reshape(-1, block)
+    out = _bidirectional_blocks(qb, kb, vb, _allowed_bidirectional(qb.shape[2], block, 2 * block, valid))
+    return rearrange(out, "b h n w d -> b h (n w) d")[:, :, :t]
+
+
+def strided_attention_bidirectional(q, k, v, stride: int, taps: int) -> torch.Tensor:
+    """Strided attention both ways: query ``i`` sees keys ``i + m * stride`` for ``|m| <= taps // 2``, on the
+    ``(residue, row)`` grid of :func:`strided_attention` with blocks of ``taps`` rows and both neighbours."""
+    t = q.shape[2]
+    n = -(-t // (stride * taps)) * taps
+    if n * stride > t:
+        q, k, v = (F.pad(x, (0, 0, 0, n * stride - t)) for x in (q, k, v))
+    qb, kb, vb = (rearrange(x, "b h (n w r) d -> b h r n w d", w=taps, r=stride) for x in (q, k, v))
+    # validity of each grid row: row a of residue r is position a * stride + r; a row is real when
+    # a * stride < t for residue 0, and rows of every residue are padded alike up to the last real row
+    # of that residue, so the mask is per (residue, row)
+    pos = torch.arange(n, device=q.device)[None, :] * stride + torch.arange(stride, device=q.device)[:, None]
+    valid = (pos < t).reshape(stride, n // taps, taps)  # (r, blocks, w)
+    allowed = torch.stack([_allowed_bidirectional(n // taps, taps, taps // 2, valid[r]) for r in range(stride)])
+    out = _bidirectional_blocks(qb, kb, vb, allowed)  # allowed (r, blocks, w, 3w) broadcasts over (b, h)
+    return rearrange(out, "b h r n w d -> b h (n w r) d")[:, :, :t]
+
+
+def sparse_attention(q, k, v, pattern: str, block: int, stride: int, taps: int, causal: bool = True) -> torch.Tensor:
+    if pattern == "dense":
+        mask = torch.ones(q.shape[2], q.shape[2], dtype=torch.bool, device=q.device)
+        return dense_attention(q, k, v, mask.tril() if causal else mask)
+    if not causal:
+        if pattern == "local":
+            return local_attention_bidirectional(q, k, v, block)
+        if pattern == "strided":
+            return strided_attention_bidirectional(q, k, v, stride, taps)
+        raise ValueError(f"unknown pattern {pattern!r}")
     if pattern == "local":
         return local_attention(q, k, v, block)
     if pattern == "strided":
         return strided_attention(q, k, v, stride, taps)
-    if pattern == "dense":
-        return dense_attention(q, k, v, torch.ones(q.shape[2], q.shape[2], dtype=torch.bool,
-                                                   device=q.device).tril())
     raise ValueError(f"unknown pattern {pattern!r}")

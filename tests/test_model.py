@@ -124,13 +124,21 @@ def test_bad_checkpoints_give_clear_errors(tmp_path):
 
 @pytest.mark.parametrize("pattern", ["local", "strided"])
 @pytest.mark.parametrize("t", [37, 64])
-def test_sparse_attention_equals_dense_under_same_mask(pattern, t):
+@pytest.mark.parametrize("causal", [True, False])
+def test_sparse_attention_equals_dense_under_same_mask(pattern, t, causal):
     torch.manual_seed(0)
     q, k, v = (torch.randn(2, 3, t, 8) for _ in range(3))
-    block, stride, taps = 8, 8, 3
-    sparse = sparse_attention(q, k, v, pattern, block, stride, taps)
-    dense = dense_attention(q, k, v, sparse_mask(t, pattern, block, stride, taps))
-    torch.testing.assert_close(sparse, dense, atol=1e-5, rtol=1e-5)
+    for block, stride, taps in ((8, 8, 3), (8, 4, 4)):
+        sparse = sparse_attention(q, k, v, pattern, block, stride, taps, causal=causal)
+        dense = dense_attention(q, k, v, sparse_mask(t, pattern, block, stride, taps, causal=causal))
+        torch.testing.assert_close(sparse, dense, atol=1e-5, rtol=1e-5)
+
+
+def test_bidirectional_masks_see_both_ways_with_the_same_reach():
+    local = sparse_mask(64, "local", 8, 8, 4, causal=False)
+    assert local[20, 31] and local[20, 8] and not local[20, 32] and not local[20, 7]  # blocks 1..3 for row 20
+    strided = sparse_mask(64, "strided", 8, 8, 4, causal=False)
+    assert [j for j in range(64) if strided[24, j]] == [8, 16, 24, 32, 40]  # i +- m * 8, m <= 2
 
 
 def test_sparse_attention_is_causal():

@@ -65,11 +65,14 @@ def test_pretrain_priors_only_with_teacher_heads(rendered_corpus, micro_ckpt, tm
     res = CliRunner().invoke(app, ["pretrain", str(rendered_corpus), "--out", str(out), "--init", str(micro_ckpt),
                                    "--stage1-minutes", "0", "--minutes", "0.15", "--batch-size", "2",
                                    "--glob", "*/mix.flac", "--teachers", "cqt", "--prior-levels", "top,mid",
-                                   "--teacher-delay", "2"])
+                                   "--teacher-delay", "2", "--bidirectional-levels", "top"])
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "training.json").read_text())
-    # the heads read 2 top frames late, so the checkpoint's features are read there too
-    assert summary["teacher_delay"] == 2 and json.loads((out / "config.json").read_text())["model"]["feature_delay"] == 2
+    saved = json.loads((out / "config.json").read_text())["model"]
+    # the heads read 2 top frames late, so the checkpoint's features are read there too; the top prior
+    # trained as a bidirectional masked-token model, and the checkpoint says so
+    assert summary["teacher_delay"] == 2 and saved["feature_delay"] == 2
+    assert summary["bidirectional_levels"] == saved["bidirectional_levels"] == ["top"]
     assert summary["teachers"] == ["cqt"] and summary["prior_levels"] == ["top", "mid"]
     assert summary["stage2_steps"] > 0 and summary["stage1_steps"] == 0
     before, after = load_file(str(micro_ckpt / "model.safetensors")), load_file(str(out / "model.safetensors"))
@@ -88,6 +91,8 @@ def test_pretrain_refuses_unknown_teachers_and_levels(rendered_corpus, micro_ckp
             "--stage1-minutes", "0", "--minutes", "0.1"]
     res = CliRunner().invoke(app, base + ["--teachers", "mert"])
     assert res.exit_code == 2 and "unknown teachers" in res.output
+    res = CliRunner().invoke(app, base + ["--bidirectional-levels", "fine", "--prior-levels", "top"])
+    assert res.exit_code == 2 and "would not be trained" in res.output
     res = CliRunner().invoke(app, base + ["--teacher-delay", "4"])
     assert res.exit_code == 2 and "--teacher-delay" in res.output and "needs --teachers" in res.output
     res = CliRunner().invoke(app, base + ["--prior-levels", "top,bass"])
