@@ -75,7 +75,9 @@ def prior_metrics(model, tokens_all: list[dict], unigram: dict) -> dict:
             n += t.numel()
         nll = total / n
         out[lv] = {"nll_nats": nll, "unigram_entropy_nats": unigram[lv],
-                   "reduction_pct": 100.0 * (1 - nll / unigram[lv])}
+                   "reduction_pct": 100.0 * (1 - nll / unigram[lv]),
+                   # a bidirectional prior's NLL is of masked tokens given both sides: not a next-token figure
+                   "objective": "next-token" if model.priors[lv].cfg.causal else "masked-token"}
     return out
 
 

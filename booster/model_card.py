@@ -138,7 +138,9 @@ def render_card(ckpt: Path, training: dict, report: dict, command: str, data_not
         "negative ELBO + multi-resolution STFT loss.",
         f"- Stage 2: one sparse transformer per level ({prior['layers']} layers, dim {prior['dim']}, "
         f"{prior['heads']} heads; block-local {prior['block']} / strided {prior['stride']}x{prior['taps']}); "
-        "finer levels conditioned on the level above.",
+        "finer levels conditioned on the level above."
+        + (f" The {', '.join(cfg['bidirectional_levels'])} priors are bidirectional masked-token models (their "
+           "features have seen both sides); the others predict the next token." if cfg.get("bidirectional_levels") else ""),
         f"- Booster features: `<level>.embedding` (code vectors) and `<level>.layer{{{','.join(map(str, cfg['feature_layers']))}}}` "
         "(transformer hidden states), at 172.3 / 689.1 / 2756.25 frames/s for top / mid / fine."
         + (f" Delayed readout: a layer feature of frame t is the state at t + {cfg['feature_delay']} top frames "
@@ -176,11 +178,12 @@ def render_card(ckpt: Path, training: dict, report: dict, command: str, data_not
         f"| SI-SDR dB (higher better) | {report['hqvae']['si_sdr_db']:.2f} | {report['vq_baseline']['si_sdr_db']:.2f} |",
         "",
         *paired_lines(report),
-        "| stage 2 level | held-out NLL (nats) | unigram entropy (nats) | reduction % |",
-        "|---|---|---|---|",
+        "| stage 2 level | objective | held-out NLL (nats) | unigram entropy (nats) | reduction % |",
+        "|---|---|---|---|---|",
     ]
     for lv, v in report.get("prior", {}).items():
-        lines.append(f"| {lv} | {v['nll_nats']:.3f} | {v['unigram_entropy_nats']:.3f} | {v['reduction_pct']:.1f} |")
+        lines.append(f"| {lv} | {v.get('objective', 'next-token')} | {v['nll_nats']:.3f} | "
+                     f"{v['unigram_entropy_nats']:.3f} | {v['reduction_pct']:.1f} |")
     lines += [
         "",
         *data_lines(data_list),
