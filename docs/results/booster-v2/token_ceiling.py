@@ -5,7 +5,10 @@ directly for multi-pitch on the probe set's training tracks cannot read pitch fr
 code vectors, no prior objective will put it into the layer features: the codec must change. The
 same network on the semitone spectrogram is the reference, trained for the same minutes.
 
-    python docs/results/booster-v2/token_ceiling.py [--minutes 4] [--model CKPT]
+    python docs/results/booster-v2/token_ceiling.py [--minutes 4] [--model CKPT] [--causal-vs-bidirectional]
+
+``--causal-vs-bidirectional`` (round 5) reads the tokens twice, with causal convolutions (left padding
+only) and bidirectional ones, instead of tokens vs the semitone spectrogram.
 
 Uses the probe set's labels (evaluation data): this measures the tokens, it trains nothing shipped.
 """
@@ -30,10 +33,11 @@ from downstream.probe.probe_set import load_probe_set
 class ConvProbe(nn.Module):
     """(batch, frames, in) at any rate -> (batch, n_out_frames, 88) logits; bidirectional context."""
 
-    def __init__(self, dim_in: int, width: int = 128, layers: int = 4, kernel: int = 9):
+    def __init__(self, dim_in: int, width: int = 128, layers: int = 4, kernel: int = 9, causal: bool = False):
         super().__init__()
-        convs = [nn.Conv1d(dim_in, width, kernel, padding=kernel // 2)]
-        convs += [nn.Conv1d(width, width, kernel, padding=kernel // 2) for _ in range(layers - 1)]
+        self.pad = (kernel - 1, 0) if causal else (kernel // 2, kernel // 2)
+        convs = [nn.Conv1d(dim_in, width, kernel)]
+        convs += [nn.Conv1d(width, width, kernel) for _ in range(layers - 1)]
         self.convs = nn.ModuleList(convs)
         self.norm = nn.LayerNorm(dim_in)
         self.head = nn.Linear(width, 88)
@@ -41,14 +45,14 @@ class ConvProbe(nn.Module):
     def forward(self, x: torch.Tensor, n_out: int) -> torch.Tensor:
         h = self.norm(x).transpose(1, 2)
         for conv in self.convs:
-            h = F.gelu(conv(h))
+            h = F.gelu(conv(F.pad(h, self.pad)))
         return self.head(resample_frames(h.transpose(1, 2), n_out))
 
 
 def fit(xs: list[np.ndarray], ys: list[np.ndarray], train: list[int], val: list[int], test: list[int],
-        minutes: float, seed: int = 0) -> dict:
+        minutes: float, seed: int = 0, causal: bool = False) -> dict:
     torch.manual_seed(seed)
-    model = ConvProbe(xs[0].shape[1])
+    model = ConvProbe(xs[0].shape[1], causal=causal)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     rng = np.random.default_rng(seed)
     t0, steps = time.time(), 0
@@ -76,6 +80,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=4.0)
     ap.add_argument("--model", default=None)
     ap.add_argument("--out", default="build/token_ceiling.json")
+    ap.add_argument("--causal-vs-bidirectional", action="store_true")
     args = ap.parse_args()
     ps = load_probe_set("build/probe/set")
     n = min(ps.frames)  # equal lengths, so clips batch without padding
@@ -89,8 +94,11 @@ def main() -> None:
               for t, o in zip(top, outs, strict=True)]
     semitone = [s[:n] for s in ps.spectrograms["semitone"]]
     res = {}
-    for name, xs in (("top+mid code vectors", tokens), ("semitone spectrogram", semitone)):
-        res[name] = fit(xs, ys, ps.splits["train"], ps.splits["val"], ps.splits["test"], args.minutes)
+    runs = ((("top+mid code vectors, causal", tokens, True), ("top+mid code vectors", tokens, False))
+            if args.causal_vs_bidirectional else
+            (("top+mid code vectors", tokens, False), ("semitone spectrogram", semitone, False)))
+    for name, xs, causal in runs:
+        res[name] = fit(xs, ys, ps.splits["train"], ps.splits["val"], ps.splits["test"], args.minutes, causal=causal)
         print(name, res[name], flush=True)
     with open(args.out, "w") as f:
         json.dump(res, f, indent=1)
