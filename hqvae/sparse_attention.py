@@ -132,7 +132,9 @@ def _allowed_bidirectional(blocks: int, w: int, reach: int, valid: torch.Tensor)
     band = (kj - qi).abs() <= reach
     pad = F.pad(valid, (0, 0, 1, 1))  # (blocks + 2, w): no keys before the first or after the last block
     keys = torch.cat([pad[:-2], valid, pad[2:]], dim=-1)  # (blocks, 3w)
-    return band[None] & keys[:, None, :]
+    # a padding query (its output is cut off) sees its whole band: a row with no key at all would be
+    # NaN, and its NaN gradient would reach the real keys through the scores
+    return band[None] & (keys[:, None, :] | ~valid[:, :, None])
 
 
 def local_attention_bidirectional(q, k, v, block: int) -> torch.Tensor:
