@@ -113,7 +113,8 @@ _CODEC_KEYS = "model.codec."  # prefix of the codec's entries in a module's stat
 
 
 class Stage2Module(L.LightningModule):
-    """Trains every level's prior by next-token NLL on tokens of the frozen codec.
+    """Trains every level's prior on tokens of the frozen codec: by next-token NLL, or by masked-token NLL
+    for a bidirectional prior (``FoundationConfig.bidirectional_levels``); teacher heads on either.
 
     Its checkpoints hold the priors only: the codec is stage 1's, so resuming stage 2 after stage 1
     was trained on never puts back the codec the priors started on (it did: a continued stage 1 was
