@@ -52,24 +52,27 @@ def dense_attention(q, k, v, mask: torch.Tensor) -> torch.Tensor:
     return scores.softmax(dim=-1) @ v
 
 
-def _with_previous_block(x: torch.Tensor) -> torch.Tensor:
+def _neighbour_blocks(x: torch.Tensor, ahead: bool) -> torch.Tensor:
     """``(..., blocks, w, d)`` -> ``(..., blocks, 2w, d)``: each block's rows after the previous block's
-    (zeros before the first)."""
-    pad = [0, 0] * 2 + [1, 0]
-    return torch.cat([F.pad(x, pad)[..., :-1, :, :], x], dim=-2)
+    (zeros before the first); with ``ahead``, ``(..., blocks, 3w, d)`` with the next block's rows after them
+    (zeros after the last)."""
+    p = F.pad(x, [0, 0] * 2 + [1, 1])
+    return torch.cat([p[..., :-2, :, :], x, *([p[..., 2:, :, :]] if ahead else [])], dim=-2)
 
 
-def _block_attention(qb, kb, vb, allowed: torch.Tensor) -> torch.Tensor:
-    """Attention of each block of queries ``(..., n, w, d)`` over its own and the previous block's keys,
-    where ``allowed`` ``(n, w, 2w)`` says which: two small matmuls per block, so it runs at matmul speed."""
-    k2, v2 = _with_previous_block(kb), _with_previous_block(vb)
-    scores = qb @ k2.transpose(-1, -2) / math.sqrt(qb.shape[-1])  # (..., n, w, 2w)
-    return scores.masked_fill(~allowed, float("-inf")).softmax(dim=-1) @ v2
+def _block_attention(qb, kb, vb, allowed: torch.Tensor, ahead: bool = False) -> torch.Tensor:
+    """Attention of each block of queries ``(..., n, w, d)`` over the previous and its own block's keys (and
+    the next block's, with ``ahead``), where ``allowed`` ``(..., n, w, 2w or 3w)`` says which: two small
+    matmuls per block, so it runs at matmul speed."""
+    kn, vn = _neighbour_blocks(kb, ahead), _neighbour_blocks(vb, ahead)
+    scores = qb @ kn.transpose(-1, -2) / math.sqrt(qb.shape[-1])
+    return scores.masked_fill(~allowed, float("-inf")).softmax(dim=-1) @ vn
 
 
 def _allowed(blocks: int, w: int, back: int, device) -> torch.Tensor:
-    """``(blocks, w, 2w)`` mask: query ``i`` of a block (at ``w + i`` among the ``2w`` keys) sees keys
-    ``j`` with ``i + w - back < j <= i + w``; the first block has no previous block."""
+    """``(blocks, w, 2w)`` causal mask: query ``i`` of a block (at ``w + i`` among the ``2w`` keys) sees keys
+    ``j`` with ``i + w - back < j <= i + w``; the first block has no previous block. (Right padding needs no
+    mask: a query never sees a later key.)"""
     qi = torch.arange(w, device=device)[:, None] + w
     kj = torch.arange(2 * w, device=device)[None, :]
     allowed = ((kj <= qi) & (kj > qi - back))[None].expand(blocks, -1, -1).clone()
@@ -77,24 +80,46 @@ def _allowed(blocks: int, w: int, back: int, device) -> torch.Tensor:
     return allowed
 
 
-def local_attention(q, k, v, block: int) -> torch.Tensor:
-    """Causal block-local attention over ``(batch, heads, time, dim)``; each block sees itself and the one before."""
+def _allowed_bidirectional(reach: int, valid: torch.Tensor) -> torch.Tensor:
+    """``(..., blocks, w, 3w)`` mask: query ``i`` (at ``w + i`` among the ``3w`` keys) sees keys ``j`` with
+    ``|j - w - i| <= reach`` that are real positions: ``valid`` ``(..., blocks, w)`` marks them (not padding,
+    not beyond the first or last block)."""
+    w = valid.shape[-1]
+    qi = torch.arange(w, device=valid.device)[:, None] + w
+    kj = torch.arange(3 * w, device=valid.device)[None, :]
+    band = (kj - qi).abs() <= reach
+    pad = F.pad(valid, (0, 0, 1, 1))  # no keys before the first or after the last block
+    keys = torch.cat([pad[..., :-2, :], valid, pad[..., 2:, :]], dim=-1)  # (..., blocks, 3w)
+    # a padding query (its output is cut off) sees its whole band: a row with no key at all would be
+    # NaN, and its NaN gradient would reach the real keys through the scores
+    return band & (keys[..., None, :] | ~valid[..., None])
+
+
+def local_attention(q, k, v, block: int, causal: bool = True) -> torch.Tensor:
+    """Block-local attention over ``(batch, heads, time, dim)``: each block sees itself and the one before
+    (causally), or both neighbours (``causal=False``)."""
     t = q.shape[2]
     pad = (-t) % block
-    if pad:  # right padding: a query never sees a later key, so real positions are unchanged
+    if pad:  # right padding: masked where a (bidirectional) query could see it
         q, k, v = (F.pad(x, (0, 0, 0, pad)) for x in (q, k, v))
     qb, kb, vb = (rearrange(x, "b h (n w) d -> b h n w d", w=block) for x in (q, k, v))
-    out = _block_attention(qb, kb, vb, _allowed(qb.shape[2], block, 2 * block, q.device))
+    n = qb.shape[2]
+    if causal:
+        allowed = _allowed(n, block, 2 * block, q.device)
+    else:
+        allowed = _allowed_bidirectional(2 * block, (torch.arange(n * block, device=q.device) < t).reshape(n, block))
+    out = _block_attention(qb, kb, vb, allowed, ahead=not causal)
     return rearrange(out, "b h n w d -> b h (n w) d")[:, :, :t]
 
 
-def strided_attention(q, k, v, stride: int, taps: int) -> torch.Tensor:
-    """Causal strided attention: query ``i`` sees keys ``i - m * stride`` for ``m < taps``.
+def strided_attention(q, k, v, stride: int, taps: int, causal: bool = True) -> torch.Tensor:
+    """Strided attention: query ``i`` sees keys ``i - m * stride`` for ``m < taps`` (causal), or
+    ``i + m * stride`` for ``|m| <= taps // 2`` (``causal=False``: the same reach split both ways).
 
     Position ``i = a * stride + r`` is put on a grid ``(r, a)``: then query ``(r, a)`` sees keys
-    ``(r, a - m)``, a causal band of width ``taps`` along ``a``, which is block attention with blocks
-    of ``taps`` rows (each block with the one before, masked to the band). That is two matmuls per
-    block instead of ``taps`` elementwise passes over the whole sequence: 3x faster forward and 4x
+    ``(r, a - m)``, a band of width ``taps`` along ``a``, which is block attention with blocks
+    of ``taps`` rows (each block with the one before, and after, masked to the band). That is two matmuls
+    per block instead of ``taps`` elementwise passes over the whole sequence: 3x faster forward and 4x
     forward+backward here than one slice per tap (and far faster than an ``as_strided`` view of
     all taps, whose backward held a GPU's stage-2 training to a few steps per second).
     """
@@ -103,82 +128,21 @@ def strided_attention(q, k, v, stride: int, taps: int) -> torch.Tensor:
     if n * stride > t:  # right padding, as in local_attention
         q, k, v = (F.pad(x, (0, 0, 0, n * stride - t)) for x in (q, k, v))
     qb, kb, vb = (rearrange(x, "b h (n w r) d -> b h r n w d", w=taps, r=stride) for x in (q, k, v))
-    out = _block_attention(qb, kb, vb, _allowed(n // taps, taps, taps, q.device))
-    return rearrange(out, "b h r n w d -> b h (n w r) d")[:, :, :t]
-
-
-def _with_neighbour_blocks(x: torch.Tensor) -> torch.Tensor:
-    """``(..., blocks, w, d)`` -> ``(..., blocks, 3w, d)``: each block's rows between the previous and the
-    next block's (zeros beyond the ends)."""
-    pad = [0, 0] * 2 + [1, 1]
-    p = F.pad(x, pad)
-    return torch.cat([p[..., :-2, :, :], x, p[..., 2:, :, :]], dim=-2)
-
-
-def _bidirectional_blocks(qb, kb, vb, allowed: torch.Tensor) -> torch.Tensor:
-    """Attention of each block of queries ``(..., n, w, d)`` over the previous, its own and the next
-    block's keys, where ``allowed`` ``(n, w, 3w)`` says which."""
-    k3, v3 = _with_neighbour_blocks(kb), _with_neighbour_blocks(vb)
-    scores = qb @ k3.transpose(-1, -2) / math.sqrt(qb.shape[-1])
-    return scores.masked_fill(~allowed, float("-inf")).softmax(dim=-1) @ v3
-
-
-def _allowed_bidirectional(blocks: int, w: int, reach: int, valid: torch.Tensor) -> torch.Tensor:
-    """``(blocks, w, 3w)`` mask: query ``i`` (at ``w + i`` among the ``3w`` keys) sees keys ``j`` with
-    ``|j - w - i| <= reach`` that are real positions: ``valid`` ``(blocks, w)`` marks them (not padding,
-    not beyond the first or last block)."""
-    qi = torch.arange(w, device=valid.device)[:, None] + w
-    kj = torch.arange(3 * w, device=valid.device)[None, :]
-    band = (kj - qi).abs() <= reach
-    pad = F.pad(valid, (0, 0, 1, 1))  # (blocks + 2, w): no keys before the first or after the last block
-    keys = torch.cat([pad[:-2], valid, pad[2:]], dim=-1)  # (blocks, 3w)
-    # a padding query (its output is cut off) sees its whole band: a row with no key at all would be
-    # NaN, and its NaN gradient would reach the real keys through the scores
-    return band[None] & (keys[:, None, :] | ~valid[:, :, None])
-
-
-def local_attention_bidirectional(q, k, v, block: int) -> torch.Tensor:
-    """Block-local attention over ``(batch, heads, time, dim)``: each block sees itself and both neighbours."""
-    t = q.shape[2]
-    pad = (-t) % block
-    if pad:  # padded keys are masked: a bidirectional query would see them
-        q, k, v = (F.pad(x, (0, 0, 0, pad)) for x in (q, k, v))
-    qb, kb, vb = (rearrange(x, "b h (n w) d -> b h n w d", w=block) for x in (q, k, v))
-    valid = (torch.arange(qb.shape[2] * block, device=q.device) < t).reshape(-1, block)
-    out = _bidirectional_blocks(qb, kb, vb, _allowed_bidirectional(qb.shape[2], block, 2 * block, valid))
-    return rearrange(out, "b h n w d -> b h (n w) d")[:, :, :t]
-
-
-def strided_attention_bidirectional(q, k, v, stride: int, taps: int) -> torch.Tensor:
-    """Strided attention both ways: query ``i`` sees keys ``i + m * stride`` for ``|m| <= taps // 2``, on the
-    ``(residue, row)`` grid of :func:`strided_attention` with blocks of ``taps`` rows and both neighbours."""
-    t = q.shape[2]
-    n = -(-t // (stride * taps)) * taps
-    if n * stride > t:
-        q, k, v = (F.pad(x, (0, 0, 0, n * stride - t)) for x in (q, k, v))
-    qb, kb, vb = (rearrange(x, "b h (n w r) d -> b h r n w d", w=taps, r=stride) for x in (q, k, v))
-    # validity of each grid row: row a of residue r is position a * stride + r; a row is real when
-    # a * stride < t for residue 0, and rows of every residue are padded alike up to the last real row
-    # of that residue, so the mask is per (residue, row)
-    pos = torch.arange(n, device=q.device)[None, :] * stride + torch.arange(stride, device=q.device)[:, None]
-    valid = (pos < t).reshape(stride, n // taps, taps)  # (r, blocks, w)
-    allowed = torch.stack([_allowed_bidirectional(n // taps, taps, taps // 2, valid[r]) for r in range(stride)])
-    out = _bidirectional_blocks(qb, kb, vb, allowed)  # allowed (r, blocks, w, 3w) broadcasts over (b, h)
+    if causal:
+        allowed = _allowed(n // taps, taps, taps, q.device)
+    else:  # row a of residue r is position a * stride + r: real where it is < t, per (residue, row)
+        pos = torch.arange(n, device=q.device)[None, :] * stride + torch.arange(stride, device=q.device)[:, None]
+        allowed = _allowed_bidirectional(taps // 2, (pos < t).reshape(stride, n // taps, taps))
+    out = _block_attention(qb, kb, vb, allowed, ahead=not causal)
     return rearrange(out, "b h r n w d -> b h (n w r) d")[:, :, :t]
 
 
 def sparse_attention(q, k, v, pattern: str, block: int, stride: int, taps: int, causal: bool = True) -> torch.Tensor:
+    if pattern == "local":
+        return local_attention(q, k, v, block, causal)
+    if pattern == "strided":
+        return strided_attention(q, k, v, stride, taps, causal)
     if pattern == "dense":
         mask = torch.ones(q.shape[2], q.shape[2], dtype=torch.bool, device=q.device)
         return dense_attention(q, k, v, mask.tril() if causal else mask)
-    if not causal:
-        if pattern == "local":
-            return local_attention_bidirectional(q, k, v, block)
-        if pattern == "strided":
-            return strided_attention_bidirectional(q, k, v, stride, taps)
-        raise ValueError(f"unknown pattern {pattern!r}")
-    if pattern == "local":
-        return local_attention(q, k, v, block)
-    if pattern == "strided":
-        return strided_attention(q, k, v, stride, taps)
     raise ValueError(f"unknown pattern {pattern!r}")
