@@ -225,6 +225,10 @@ def pretrain_cmd(
                                              "context too)."),
     teacher_delay: int = typer.Option(0, "--teacher-delay", help="Top-level frames of right context the teacher "
                                       "heads read: frame t is predicted from the state at t + delay."),
+    readout: bool = typer.Option(False, "--readout", help="Stage 2 also trains a bidirectional readout stack over "
+                                 "the top and mid priors on the first teacher's targets (features readout.layerN)."),
+    readout_only: bool = typer.Option(False, "--readout-only", help="Like --readout, with the priors frozen: "
+                                      "only the readout trains."),
     contrastive_weight: float = typer.Option(0.0, "--contrastive-weight", help="Stage 2: weight of an InfoNCE "
                                              "loss between two crops of one file (0 = off)."),
     stage2_crop_seconds: float = typer.Option(0.0, "--stage2-crop-seconds", help="Stage-2 crop length "
@@ -255,7 +259,8 @@ def pretrain_cmd(
                          teacher_cache=str(teacher_cache) if teacher_cache else None,
                          prior_levels=tuple(_parse_list(prior_levels, str, "--prior-levels")),
                          contrastive_weight=contrastive_weight, stage2_crop_seconds=stage2_crop_seconds or None,
-                         device=device, loader_workers=loader_workers, checkpoint_every=checkpoint_every)
+                         device=device, loader_workers=loader_workers, checkpoint_every=checkpoint_every,
+                         readout=readout, readout_only=readout_only)
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         fail(f"--device must be cpu or cuda (got {device!r})")
     try:

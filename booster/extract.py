@@ -63,12 +63,37 @@ class Booster:
             names.append(f"{level}.embedding")
             if self.model.priors:
                 names += [f"{level}.layer{i}" for i in self.model.config.feature_layers]
+        if self.model.readout is not None:
+            names += [f"readout.layer{i}" for i in range(1, self.model.readout.cfg.layers + 1)]
         return names
 
     def coarse_feature_names(self) -> list[str]:
-        """Every feature of the two coarsest levels: what the downstream tasks, ``booster probe`` and the
-        HEAR module read (the finest level's prior costs most of the extraction time)."""
-        return [n for n in self.feature_names() if n.split(".")[0] in self.levels[:2]]
+        """Every feature of the two coarsest levels and the readout over them: what the downstream tasks,
+        ``booster probe`` and the HEAR module read (the finest level's prior costs most of the extraction
+        time)."""
+        return [n for n in self.feature_names() if self.feature_level(n) in self.levels[:2]]
+
+    def feature_level(self, name: str) -> str:
+        """The finest level a feature reads: its own, or the second level for the readout."""
+        prefix = name.split(".")[0]
+        return self.levels[1] if prefix == "readout" else prefix
+
+    def feature_rate(self, name: str) -> float:
+        """Frames per second of a feature (the readout runs at the top level's rate)."""
+        return self.frame_rate(self.levels[0] if name.startswith("readout.") else name.split(".")[0])
+
+    def feature_dim(self, name: str) -> int:
+        """Width of a feature's frames."""
+        cfg = self.model.config
+        if name.endswith(".embedding"):
+            return cfg.codec.latent_dim
+        return cfg.readout.dim if name.startswith("readout.") else cfg.prior.dim
+
+    def readout_sources(self) -> tuple[list[str], list[str]]:
+        """The features the readout reads (:meth:`hqvae.readout.Readout.inputs`): of the top level, then of
+        the second."""
+        layers = self.model.config.readout.source_layers
+        return tuple([f"{lv}.embedding", *(f"{lv}.layer{j}" for j in layers)] for lv in self.levels[:2])
 
     def receptive_frames(self) -> int:
         """Past frames a prior layer stack can see: the left context a window needs to match one pass."""
@@ -137,11 +162,19 @@ class Booster:
         tokens kept from earlier windows, so the concatenation of the windows equals one pass over the
         whole sequence. With a ``feature_delay`` (delayed readout), layer features come out of
         :func:`delay_features`: one window later, equal to a single pass's states shifted."""
-        windows = self._undelayed_windows(token_windows, wanted, levels)
-        if not self.model.config.feature_delay:
+        readout = sorted(n for n in wanted if n.startswith("readout."))
+        if readout:
+            sources = self.readout_sources()
+            inner = (wanted - set(readout)) | set(sources[0] + sources[1])
+            windows = readout_windows(self._undelayed_windows(token_windows, inner, levels), self.model.readout,
+                                      readout, sources, sorted(inner - wanted), self.frame_rate(self.levels[0]))
+        else:
+            windows = self._undelayed_windows(token_windows, wanted, levels)
+        delays = {n: self.model.config.delay_frames(n.split(".")[0]) for n in wanted
+                  if ".layer" in n and n.split(".")[0] in self.levels}
+        if not self.model.config.feature_delay or not delays:
             yield from windows
             return
-        delays = {n: self.model.config.delay_frames(n.split(".")[0]) for n in wanted if ".layer" in n}
         yield from delay_features(windows, delays)
 
     def _undelayed_windows(self, token_windows: Iterator[dict[str, torch.Tensor]], wanted: set[str],
@@ -197,7 +230,7 @@ class Booster:
         result equals extraction from the audio up to float rounding.
         """
         wanted = self._wanted(features)
-        deepest = max((self.levels.index(n.split(".")[0]) for n in wanted), default=-1)
+        deepest = max((self.levels.index(self.feature_level(n)) for n in wanted), default=-1)
         need = self.levels[:deepest + 1]
         missing = [lv for lv in need if lv not in tokens]
         if missing:
@@ -268,6 +301,8 @@ class Booster:
             if a.shape[1] > limit:
                 results[i] = self._extract_audio(a, wanted)
         codec = self.model.codec
+        readout = sorted(n for n in wanted if n.startswith("readout."))
+        inner = (wanted - set(readout)) | (set(sum(self.readout_sources(), [])) if readout else set())
         for k in range(0, len(short), batch_size):
             group = short[k:k + batch_size]
             n_max = audios[group[-1]].shape[1]
@@ -275,10 +310,16 @@ class Booster:
             for row, i in enumerate(group):
                 x[row, :audios[i].shape[1]] = audios[i][0]
             tokens = codec.encode(codec.pad(torch.from_numpy(x).to(self.device)))
-            batch_out = next(self._feature_windows(iter([tokens]), wanted))
+            batch_out = next(self._feature_windows(iter([tokens]), inner))
             for row, i in enumerate(group):
                 n = audios[i].shape[1]
-                results[i] = _row(batch_out, row, {lv: -(-n // codec.config.hops[lv]) for lv in self.levels})
+                res = _row(batch_out, row, {lv: -(-n // codec.config.hops[lv]) for lv in self.levels})
+                if readout:  # per clip: the bidirectional readout would see the padding of shorter clips
+                    res = next(readout_windows(iter([_batched(res)]), self.model.readout, readout,
+                                               self.readout_sources(), sorted(inner - wanted),
+                                               self.frame_rate(self.levels[0])))
+                    res = _row(res, 0)
+                results[i] = res
         return results  # type: ignore[return-value]
 
     @torch.inference_mode()
@@ -297,12 +338,51 @@ class Booster:
 
 
 def _row(out: BoosterOutput, row: int, frames: dict[str, int] | None = None) -> BoosterOutput:
-    """One item of a batched output, on the CPU in float32, cut to ``frames[level]`` if given."""
+    """One item of a batched output, on the CPU in float32, cut to ``frames[level]`` if given (a batched
+    output holds no readout features: those are computed per item)."""
     def cut(name: str, x: torch.Tensor) -> torch.Tensor:
         return x[row, :frames[name.split(".")[0]]] if frames else x[row]
 
     return BoosterOutput({k: cut(k, v).cpu() for k, v in out.tokens.items()},
                          {k: cut(k, v).float().cpu() for k, v in out.features.items()}, dict(out.frame_rates))
+
+
+def _batched(out: BoosterOutput) -> BoosterOutput:
+    """One item as a batch of one (the inverse of :func:`_row`)."""
+    return BoosterOutput({k: v[None] for k, v in out.tokens.items()}, {k: v[None] for k, v in out.features.items()},
+                         dict(out.frame_rates))
+
+
+def readout_windows(windows: Iterator[BoosterOutput], readout, names: list[str], sources: tuple[list[str], list[str]],
+                    drop: list[str], rate: float) -> Iterator[BoosterOutput]:
+    """The readout's features ``names`` (``readout.layer{i}``) over a stream of windows that carry its
+    ``sources`` (top level's, second level's). Its attention looks both ways, so each window runs with
+    :meth:`hqvae.readout.Readout.receptive_frames` of projected inputs from the windows before and after it:
+    the concatenation equals one pass over the whole stream. The ``drop`` features (sources nobody asked
+    for) are removed. Memory holds about one window more.
+    """
+    ctx = readout.receptive_frames()
+    pending: list[BoosterOutput] = []
+
+    def inputs() -> Iterator[dict[str, torch.Tensor]]:
+        for out in windows:
+            pending.append(out)
+            f = out.features
+            yield {"x": readout.inputs([f[n] for n in sources[0]], [f[n] for n in sources[1]])}
+
+    past: torch.Tensor | None = None
+    for window, future in with_lookahead(inputs(), ctx):
+        out, x = pending.pop(0), window["x"]
+        n_past = 0 if past is None else past.shape[1]
+        states = readout.run(torch.cat([t for t in (past, x, future["x"]) if t is not None], dim=1))
+        for n in names:
+            out.features[n] = states[int(n.removeprefix("readout.layer"))][:, n_past:n_past + x.shape[1]]
+            out.frame_rates[n] = rate
+        past = (x if past is None else torch.cat([past, x], dim=1))[:, -ctx:]
+        for n in drop:
+            out.features.pop(n, None)
+            out.frame_rates.pop(n, None)
+        yield out
 
 
 def with_lookahead(windows: Iterator[dict[str, torch.Tensor]],

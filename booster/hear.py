@@ -35,8 +35,7 @@ class HearModel(nn.Module):
         self.booster = booster
         self.foundation = booster.model  # registered, so .to() / .parameters() see the weights
         self.features = features or booster.coarse_feature_names()
-        dims = {f"{lv}.embedding": booster.model.config.codec.latent_dim for lv in booster.levels}
-        dim = sum(dims.get(n, booster.model.config.prior.dim) for n in self.features)
+        dim = sum(booster.feature_dim(n) for n in self.features)
         self.sample_rate: int = int(booster.sample_rate)
         self.timestamp_embedding_size: int = int(dim)
         self.scene_embedding_size: int = int(2 * dim)

@@ -71,6 +71,8 @@ class PretrainConfig:
     stage2_crop_seconds: float | None = None  # stage-2 crops (default: crop_seconds); longer = more context
     device: str = "cpu"  # "cuda": train on a GPU (float32, TF32 matmuls); the checkpoint is saved for CPU
     loader_workers: int = 0  # DataLoader worker processes (token corpora on a GPU keep the GPU fed with a few)
+    readout: bool = False  # stage 2 also trains a readout stack (hqvae.readout) on the first teacher's targets
+    readout_only: bool = False  # stage 2 trains the readout alone; the priors keep their weights
 
 
 def choose_clip(seed: int, item: int, p: np.ndarray, pairs: bool = False) -> tuple[int, np.random.Generator]:
@@ -243,6 +245,25 @@ def with_bidirectional_priors(model: FoundationModel, levels: tuple[str, ...],
     return rebuilt.train(model.training)
 
 
+def with_readout(model: FoundationModel, channels: int) -> FoundationModel:
+    """``model`` with a fresh readout stack predicting ``channels`` teacher channels (a model that has one
+    keeps it, if its head has that width)."""
+    from hqvae.readout import ReadoutConfig
+
+    if model.readout is not None:
+        if model.readout.cfg.outputs != channels:
+            raise ValueError(f"the model's readout predicts {model.readout.cfg.outputs} channels, the teacher has "
+                             f"{channels}: train it with the teacher it was made for")
+        return model
+    if not model.config.with_priors:
+        raise ValueError("--readout needs a model with priors")
+    readout = ReadoutConfig.for_prior(model.config.prior, model.config.feature_layers, channels)
+    rebuilt = FoundationModel(replace(model.config, readout=readout))
+    missing, unexpected = rebuilt.load_state_dict(model.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("readout.") for k in missing)
+    return rebuilt.train(model.training)
+
+
 def _trainer(out: Path, stage: str, max_minutes: float, every: int, lr_schedule: str = "constant",
              lr_warmup_steps: int = 0, device: str = "cpu"):
     import lightning as L
@@ -281,6 +302,8 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
         raise ValueError(f"--contrastive-weight pairs crops in a batch: --batch-size must be even (got {cfg.batch_size})")
     if cfg.teacher_delay < 0 or (cfg.teacher_delay and not cfg.teachers):
         raise ValueError(f"--teacher-delay must be >= 0 and needs --teachers (got {cfg.teacher_delay})")
+    if (cfg.readout or cfg.readout_only) and not cfg.teachers:
+        raise ValueError("--readout trains on a teacher's targets: give --teachers")
     if cfg.teachers:
         from booster.teachers import TEACHER_SPECS
 
@@ -307,6 +330,10 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     if cfg.bidirectional_levels:
         model = with_bidirectional_priors(model, cfg.bidirectional_levels,
                                           cfg.prior_levels or (tuple(corpus.manifest["levels"]) if corpus else ()))
+    if cfg.readout or cfg.readout_only:
+        from booster.teachers import head_specs
+
+        model = with_readout(model, head_specs(cfg.teachers[:1])[0].channels)
     fcfg = model.config
     offset = start.get("init_stage1_steps", 0)  # stage-1 steps the codec trained before this run
     lr_warmup = cfg.lr_warmup_steps if cfg.lr_warmup_steps is not None else (200 if cfg.init else 0)
@@ -374,8 +401,11 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
         from booster.teachers import head_specs
 
         levels = cfg.prior_levels or (tuple(corpus.manifest["levels"]) if corpus else None)
-        s2 = Stage2Module(model, lr=cfg.lr, teachers=head_specs(cfg.teachers), teacher_weight=cfg.teacher_weight,
-                          levels=levels, contrastive_weight=cfg.contrastive_weight, teacher_delay=cfg.teacher_delay)
+        s2 = Stage2Module(model, lr=cfg.lr, teachers=[] if cfg.readout_only else head_specs(cfg.teachers),
+                          teacher_weight=cfg.teacher_weight, levels=levels, contrastive_weight=cfg.contrastive_weight,
+                          teacher_delay=cfg.teacher_delay,
+                          readout_teacher=head_specs(cfg.teachers[:1])[0] if cfg.readout or cfg.readout_only else None,
+                          train_priors=not cfg.readout_only)
         last2 = out / "train" / "stage2-last.ckpt"
         trainer2 = _trainer(out, "stage2", cfg.minutes - stage1_minutes, cfg.checkpoint_every, cfg.lr_schedule,
                             lr_warmup, cfg.device)
@@ -383,7 +413,7 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
         trainer2.save_checkpoint(last2)
         steps2 = trainer2.global_step
         model.cpu()
-        if cfg.teachers:  # the features are read where the teacher heads read: the checkpoint says so
+        if cfg.teachers and not cfg.readout_only:  # features are read where the teacher heads read: recorded
             fcfg.feature_delay = cfg.teacher_delay
         stage2_log = {k: float(v) for k, v in trainer2.callback_metrics.items()}
 
@@ -404,7 +434,9 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
         "teachers": list(cfg.teachers), "teacher_weight": cfg.teacher_weight if cfg.teachers else None,
         "teacher_delay": cfg.teacher_delay if cfg.teachers else None,
         "bidirectional_levels": list(fcfg.bidirectional_levels),
-        "prior_levels": list(s2.levels if fcfg.with_priors else ()),
+        "prior_levels": list(s2.levels if fcfg.with_priors and not cfg.readout_only else ()),
+        "readout": fcfg.readout.to_dict() if fcfg.readout else None,
+        "readout_teacher": cfg.teachers[0] if cfg.readout or cfg.readout_only else None,
         "contrastive_weight": cfg.contrastive_weight, "stage2_crop_seconds": samples2 / sr,
     }
     fp = save_checkpoint(model, out, extra={"training": {k: summary[k] for k in (

@@ -52,8 +52,9 @@ def preset_features(booster, preset: str) -> list[str]:
     if preset == "tokens":
         return tokens
     if preset == "all":
-        return [n for lv in booster.levels for n in (f"{lv}.tokens", *(f for f in booster.feature_names()
-                                                                         if f.split(".")[0] == lv))]
+        per_level = [n for lv in booster.levels for n in (f"{lv}.tokens", *(f for f in booster.feature_names()
+                                                                              if f.split(".")[0] == lv))]
+        return per_level + [f for f in booster.feature_names() if f.startswith("readout.")]
     if preset == "default":
         return tokens + [n for n in booster.coarse_feature_names() if not n.endswith(".embedding")]
     raise ValueError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
@@ -120,6 +121,10 @@ def feature_specs(booster, names: list[str] | None = None, rate: str | float = "
         if booster.model.priors:
             for j in cfg.feature_layers:
                 available[f"{level}.layer{j}"] = FeatureSpec(f"{level}.layer{j}", native / pool, cfg.prior.dim, pool)
+    top_pool = pool_factor(coarsest, rate, coarsest)
+    for name in booster.feature_names():
+        if name.startswith("readout."):  # at the top level's rate
+            available[name] = FeatureSpec(name, coarsest / top_pool, booster.feature_dim(name), top_pool)
     names = resolve_features(booster, names)
     unknown = [n for n in names if n not in available]
     if unknown:

@@ -9,6 +9,7 @@ from torch import nn
 
 from hqvae.model import HQVAE, HQVAEConfig
 from hqvae.prior import PriorConfig, TokenPrior
+from hqvae.readout import Readout, ReadoutConfig
 
 
 @dataclass
@@ -25,17 +26,23 @@ class FoundationConfig:
     # levels whose prior is bidirectional (a masked-token model, PriorConfig.causal False); the others
     # are next-token priors
     bidirectional_levels: tuple[str, ...] = ()
+    # a bidirectional readout stack over the two coarsest levels (hqvae.readout), trained on a teacher;
+    # its layer states are the features ``readout.layer{i}``
+    readout: ReadoutConfig | None = None
 
     def to_dict(self) -> dict:
         return {"codec": self.codec.to_dict(), "prior": self.prior.to_dict(),
                 "feature_layers": list(self.feature_layers), "with_priors": self.with_priors,
-                "feature_delay": self.feature_delay, "bidirectional_levels": list(self.bidirectional_levels)}
+                "feature_delay": self.feature_delay, "bidirectional_levels": list(self.bidirectional_levels),
+                "readout": self.readout.to_dict() if self.readout else None}
 
     @classmethod
     def from_dict(cls, d: dict) -> FoundationConfig:
+        readout = d.get("readout")
         return cls(HQVAEConfig.from_dict(d["codec"]), PriorConfig(**d["prior"]),
                    tuple(d.get("feature_layers", (2, 4))), bool(d.get("with_priors", True)),
-                   int(d.get("feature_delay", 0)), tuple(d.get("bidirectional_levels", ())))
+                   int(d.get("feature_delay", 0)), tuple(d.get("bidirectional_levels", ())),
+                   ReadoutConfig.from_dict(readout) if readout else None)
 
     def prior_config(self, level: str) -> PriorConfig:
         """The prior of ``level``: the shared :attr:`prior` settings, bidirectional where asked."""
@@ -75,6 +82,14 @@ class FoundationModel(nn.Module):
                     cfg.codec.codebook_size, cfg.prior_config(level),
                     cond_codebook_size=cfg.codec.codebook_size if above else None,
                     cond_ratio=hops[above] // hops[level] if above else 1)
+        self.readout = None
+        if cfg.readout is not None:
+            missing = set(cfg.readout.source_layers) - set(cfg.feature_layers)
+            if not cfg.with_priors or len(levels) < 2 or missing:
+                raise ValueError("a readout needs priors on at least two levels and reads feature layers only "
+                                 f"(source layers {list(cfg.readout.source_layers)}, feature layers "
+                                 f"{list(cfg.feature_layers)})")
+            self.readout = Readout(cfg.readout, cfg.prior.dim, cfg.codec.latent_dim, hops[levels[0]] // hops[levels[1]])
 
     @property
     def levels(self) -> tuple[str, ...]:

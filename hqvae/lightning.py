@@ -124,9 +124,17 @@ class Stage2Module(L.LightningModule):
     def __init__(self, model: FoundationModel, lr: float = 1e-3, teachers: list[TeacherHeadSpec] | None = None,
                  teacher_layer: int | None = None, teacher_levels: tuple[str, ...] | None = None,
                  teacher_weight: float = 1.0, levels: tuple[str, ...] | None = None,
-                 contrastive_weight: float = 0.0, contrastive_temperature: float = 0.1, teacher_delay: int = 0):
+                 contrastive_weight: float = 0.0, contrastive_temperature: float = 0.1, teacher_delay: int = 0,
+                 readout_teacher: TeacherHeadSpec | None = None, train_priors: bool = True):
         super().__init__()
         self.model, self.lr = model, lr
+        # the model's readout stack (hqvae.readout) learns this teacher's targets; with train_priors
+        # False the priors are frozen and only the readout trains
+        if readout_teacher and model.readout is None:
+            raise ValueError("readout_teacher needs a model with a readout (FoundationConfig.readout)")
+        if not train_priors and not readout_teacher:
+            raise ValueError("with the priors frozen, only a readout is left to train: give readout_teacher")
+        self.readout_teacher, self.train_priors = readout_teacher, train_priors
         # the priors trained here (default all); the others keep their weights
         self.levels = tuple(levels or model.levels)
         unknown = set(self.levels) - set(model.levels)
@@ -184,8 +192,12 @@ class Stage2Module(L.LightningModule):
                 tokens = self.model.codec.encode(batch["audio"])
         levels = self.model.levels
         loss = 0.0
+        if self.readout_teacher:
+            r_loss = self.readout_loss(tokens, targets[self.readout_teacher.name])
+            self.log(f"stage2/readout_{self.readout_teacher.name}", r_loss)
+            loss = loss + r_loss
         for i, level in enumerate(levels):
-            if level not in self.levels:
+            if level not in self.levels or not self.train_priors:
                 continue
             cond = tokens[levels[i - 1]] if i > 0 else None
             prior = self.model.priors[level]
@@ -211,6 +223,20 @@ class Stage2Module(L.LightningModule):
                 loss = loss + self.teacher_weight * t_loss
         self.log("stage2/loss", loss, prog_bar=True)
         return loss
+
+    def readout_loss(self, tokens: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+        """The readout's loss on a teacher's ``target`` ``(batch, top frames, channels)``. It reads the priors'
+        states as extraction gives them (one unshifted pass: frame ``t`` has seen its own token), not the
+        next-token pass; without gradient into frozen priors."""
+        top, below = self.model.levels[:2]
+        src = self.model.config.readout.source_layers
+        with torch.set_grad_enabled(self.train_priors and torch.is_grad_enabled()):
+            ts = self.model.priors[top].hidden_states(tokens[top])
+            bs = self.model.priors[below].hidden_states(tokens[below], tokens[top])
+            top_in = [self.model.codec.embed(top, tokens[top]), *(ts[j] for j in src)]
+            below_in = [self.model.codec.embed(below, tokens[below]), *(bs[j] for j in src)]
+        readout = self.model.readout
+        return readout.loss(readout.hidden_states(top_in, below_in), target, self.readout_teacher.loss)
 
     def teacher_prediction(self, level: str, teacher: str, states: list[torch.Tensor],
                            targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -240,6 +266,8 @@ class Stage2Module(L.LightningModule):
         return F.cross_entropy(sim, partner)
 
     def configure_optimizers(self):
-        params = [p for lv in self.levels for p in self.model.priors[lv].parameters()]
+        params = [p for lv in self.levels for p in self.model.priors[lv].parameters()] if self.train_priors else []
         params += list(self.teacher_heads.parameters()) + list(self.contrastive_heads.parameters())
+        if self.readout_teacher:
+            params += list(self.model.readout.parameters())
         return torch.optim.Adam(params, lr=self.lr)

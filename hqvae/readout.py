@@ -1,0 +1,127 @@
+"""A readout stack over the two coarsest levels: where the booster makes pitch linearly readable.
+
+The priors' layer states are trained to predict tokens; even with teacher heads beside that objective
+they expose little pitch to a linear probe (docs/results/booster-v2, rounds 4-5), while a small network
+reading the same tokens with context on both sides finds it. The readout is that network, inside the
+model: it reads, at the top level's frame rate, the code vectors and chosen prior layers of the top
+level and of the level below (whose frames are folded onto the top grid, ``ratio`` per top frame), and
+runs a few bidirectional sparse-attention layers over them. It is trained on a teacher's targets
+(Basic Pitch notes), and its layer states are booster features (``readout.layer{i}``) like the priors'.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+from hqvae.prior import PriorConfig, TransformerLayer
+
+
+@dataclass
+class ReadoutConfig:
+    dim: int = 192
+    layers: int = 3
+    heads: int = 4
+    block: int = 32
+    stride: int = 32
+    taps: int = 16
+    # prior layers read at each of the two coarsest levels (0 = the prior's input embedding); the
+    # codec's code vectors are always read
+    source_layers: tuple[int, ...] = (2, 4)
+    # width of the training head (the teacher's channels); not part of the features
+    outputs: int = 176
+
+    def prior_config(self) -> PriorConfig:
+        """The attention layers' settings: bidirectional, alternating block-local and strided."""
+        return PriorConfig(dim=self.dim, layers=self.layers, heads=self.heads, block=self.block,
+                           stride=self.stride, taps=self.taps, causal=False)
+
+    @classmethod
+    def for_prior(cls, prior: PriorConfig, feature_layers: tuple[int, ...], outputs: int) -> ReadoutConfig:
+        """A readout sized to a model's priors: 1.5x their width, their heads and attention steps, reading
+        every feature layer."""
+        return cls(dim=3 * prior.dim // 2, heads=prior.heads, block=prior.block, stride=prior.stride,
+                   taps=prior.taps, source_layers=tuple(feature_layers), outputs=outputs)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["source_layers"] = list(self.source_layers)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ReadoutConfig:
+        return cls(**{**d, "source_layers": tuple(d.get("source_layers", (2, 4)))})
+
+
+def fold(x: torch.Tensor, ratio: int, frames: int) -> torch.Tensor:
+    """Fine frames onto the coarse grid: ``(batch, fine, dim)`` -> ``(batch, frames, ratio * dim)``, frame
+    ``t`` holding fine frames ``t * ratio .. t * ratio + ratio - 1`` (a short tail repeats its last frame)."""
+    need = frames * ratio
+    if x.shape[1] < need:
+        x = torch.cat([x, x[:, -1:].expand(-1, need - x.shape[1], -1)], dim=1)
+    return rearrange(x[:, :need], "b (t r) d -> b t (r d)", r=ratio)
+
+
+class Readout(nn.Module):
+    """Bidirectional sparse transformer over the top level's and the next level's inputs.
+
+    Args:
+        cfg: size of the stack.
+        prior_dim: width of the priors' states.
+        code_dim: width of the codec's code vectors.
+        ratio: frames of the second level per top frame.
+    """
+
+    def __init__(self, cfg: ReadoutConfig, prior_dim: int, code_dim: int, ratio: int):
+        super().__init__()
+        self.cfg, self.ratio = cfg, ratio
+        per_level = len(cfg.source_layers) * prior_dim + code_dim
+        self.in_norm = nn.LayerNorm(per_level * (1 + ratio))
+        self.proj = nn.Linear(per_level * (1 + ratio), cfg.dim)
+        pcfg = cfg.prior_config()
+        self.layers = nn.ModuleList(TransformerLayer(pcfg, pcfg.pattern(i)) for i in range(cfg.layers))
+        self.norm = nn.LayerNorm(cfg.dim)
+        self.head = nn.Linear(cfg.dim, cfg.outputs)
+
+    def inputs(self, top: list[torch.Tensor], below: list[torch.Tensor]) -> torch.Tensor:
+        """``top``: code vectors then source-layer states of the top level, each ``(batch, frames, dim)``;
+        ``below``: the same of the second level ``(batch, ~frames * ratio, dim)`` -> ``(batch, frames, in)``."""
+        frames = top[0].shape[1]
+        x = torch.cat([*top, *(fold(b, self.ratio, frames) for b in below)], dim=-1)
+        return self.proj(self.in_norm(x))
+
+    def hidden_states(self, top: list[torch.Tensor], below: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Every layer's output ``(batch, frames, dim)`` (1-based, as ``readout.layer{i}``; index 0 the input)."""
+        return self.run(self.inputs(top, below))
+
+    def run(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The attention layers over projected inputs ``(batch, frames, dim)``: ``[x, layer 1, ...]``."""
+        states = [x]
+        for layer in self.layers:
+            x = layer(x)
+            states.append(x)
+        return states
+
+    def receptive_frames(self) -> int:
+        """Top frames of context on each side that make a window's states equal to one pass (a local layer
+        reaches ``2 * block`` frames each way, a strided one ``taps // 2`` strides)."""
+        pcfg = self.cfg.prior_config()
+        return sum(2 * pcfg.block if pcfg.pattern(i) == "local" else pcfg.taps // 2 * pcfg.stride
+                   for i in range(self.cfg.layers))
+
+    def logits(self, states: list[torch.Tensor]) -> torch.Tensor:
+        """The training head on the last state: ``(batch, frames, outputs)``."""
+        return self.head(self.norm(states[-1]))
+
+    def loss(self, states: list[torch.Tensor], target: torch.Tensor, kind: str = "bce") -> torch.Tensor:
+        """The head's loss against a teacher's targets ``(batch, frames, outputs)``: binary cross-entropy for
+        targets in [0, 1] (``"bce"``), else mean squared error (``"mse"``)."""
+        pred = self.logits(states)
+        n = min(pred.shape[1], target.shape[1])
+        if kind == "bce":
+            return F.binary_cross_entropy_with_logits(pred[:, :n], target[:, :n])
+        return F.mse_loss(pred[:, :n], target[:, :n])
