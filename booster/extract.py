@@ -64,7 +64,7 @@ class Booster:
             if self.model.priors:
                 names += [f"{level}.layer{i}" for i in self.model.config.feature_layers]
         if self.model.readout is not None:
-            names += [f"readout.layer{i}" for i in range(1, self.model.readout.cfg.layers + 1)]
+            names += [f"readout.layer{i}" for i in range(1, self.model.readout.depth + 1)]
         return names
 
     def coarse_feature_names(self) -> list[str]:

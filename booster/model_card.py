@@ -57,6 +57,20 @@ def paired_lines(report: dict) -> list[str]:
     return [*(f"- {line}" for line in paired_sentences(report["paired"])), ""] if "paired" in report else []
 
 
+def readout_sentence(readout: dict, sample_rate: int) -> str:
+    """What the readout stack is, from its config (``hqvae.readout.ReadoutConfig``)."""
+    from hqvae.readout import Readout, ReadoutConfig
+
+    cfg = ReadoutConfig.from_dict(readout)
+    reach = Readout(cfg, 1, 1, 1).receptive_frames() * 128 / sample_rate
+    convs = cfg.convs
+    return (f" Readout: `readout.layer{{1..{convs + cfg.layers}}}`, {convs} centred convolutions (kernel {cfg.kernel}) "
+            f"then {cfg.layers} bidirectional sparse-attention layers, dim {cfg.dim}, at 172.3 frames/s over the top "
+            f"and mid code vectors and prior layers {', '.join(map(str, cfg.source_layers))} (4 mid frames side by side "
+            f"per top frame), trained on the teacher below with the priors frozen; it reads {reach:.2f} s of context "
+            "on each side.")
+
+
 def teacher_lines(training: dict) -> list[str]:
     """Every teacher whose targets stage 2 predicted, named with its source."""
     from booster.teachers import TEACHER_SPECS
@@ -64,6 +78,10 @@ def teacher_lines(training: dict) -> list[str]:
     names = training.get("teachers") or []
     if not names:
         return ["- Teachers: none (stage 2 is next-token prediction only)."]
+    if training.get("readout_teacher") and not training.get("prior_levels"):
+        n = training["readout_teacher"]
+        return ["- Teacher of the readout (targets computed once per training file, never at extraction): "
+                f"`{n}`: {TEACHER_SPECS[n].source}"]
     delay = f", reading {training['teacher_delay']} top frames late" if training.get("teacher_delay") else ""
     return [f"- Teachers (stage-2 heads on the last prior layer, weight {training.get('teacher_weight')}{delay}; "
             "targets computed once per training file, never at extraction):",
@@ -72,6 +90,11 @@ def teacher_lines(training: dict) -> list[str]:
 
 def budget_lines(training: dict) -> list[str]:
     """Where and how long this run trained (a stage-2-only run on a token corpus says so)."""
+    if training.get("token_corpus") and training.get("readout_teacher") and not training.get("prior_levels"):
+        return [f"- This run trained the readout only (codec and priors frozen, those of the checkpoint it started "
+                f"from) for {training['minutes_budget']} min wall clock on {training.get('device_name') or training['device']}, "
+                f"from a token corpus of that codec (`booster data tokenize`): {training['stage2_steps']} steps in "
+                f"all, batch {training['batch_size']} x {training['stage2_crop_seconds']:.2f} s crops."]
     if training.get("token_corpus"):
         return [f"- This run trained stage 2 only (the priors of levels {', '.join(training['prior_levels'])}) "
                 f"for {training['minutes_budget']} min wall clock on {training.get('device_name') or training['device']}, "
@@ -143,6 +166,7 @@ def render_card(ckpt: Path, training: dict, report: dict, command: str, data_not
            "features have seen both sides); the others predict the next token." if cfg.get("bidirectional_levels") else ""),
         f"- Booster features: `<level>.embedding` (code vectors) and `<level>.layer{{{','.join(map(str, cfg['feature_layers']))}}}` "
         "(transformer hidden states), at 172.3 / 689.1 / 2756.25 frames/s for top / mid / fine."
+        + (readout_sentence(cfg["readout"], codec["sample_rate"]) if cfg.get("readout") else "")
         + (f" Delayed readout: a layer feature of frame t is the state at t + {cfg['feature_delay']} top frames "
            f"({cfg['feature_delay'] * 128 / codec['sample_rate'] * 1000:.0f} ms of right context; the teacher heads "
            "read the same delay)." if cfg.get("feature_delay") else ""),

@@ -5,7 +5,7 @@ they expose little pitch to a linear probe (docs/results/booster-v2, rounds 4-5)
 reading the same tokens with context on both sides finds it. The readout is that network, inside the
 model: it reads, at the top level's frame rate, the code vectors and chosen prior layers of the top
 level and of the level below (whose frames are folded onto the top grid, ``ratio`` per top frame), and
-runs a few bidirectional sparse-attention layers over them. It is trained on a teacher's targets
+runs a few centred convolutions and bidirectional sparse-attention layers over them. It is trained on a teacher's targets
 (Basic Pitch notes), and its layer states are booster features (``readout.layer{i}``) like the priors'.
 """
 
@@ -24,7 +24,11 @@ from hqvae.prior import PriorConfig, TransformerLayer
 @dataclass
 class ReadoutConfig:
     dim: int = 192
-    layers: int = 3
+    # residual convolutions (kernel ``kernel``, centred) before the attention layers: attention alone has
+    # no notion of order, and pitch is read from the order of codes over tens of milliseconds
+    convs: int = 2
+    kernel: int = 9
+    layers: int = 2
     heads: int = 4
     block: int = 32
     stride: int = 32
@@ -66,6 +70,19 @@ def fold(x: torch.Tensor, ratio: int, frames: int) -> torch.Tensor:
     return rearrange(x[:, :need], "b (t r) d -> b t (r d)", r=ratio)
 
 
+class ConvBlock(nn.Module):
+    """``x + conv(gelu(norm(x)))`` over ``(batch, frames, dim)``, centred: ``kernel // 2`` frames each side."""
+
+    def __init__(self, dim: int, kernel: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.conv = nn.Conv1d(dim, dim, kernel, padding=kernel // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.gelu(self.norm(x)).transpose(1, 2)
+        return x + self.conv(h).transpose(1, 2)
+
+
 class Readout(nn.Module):
     """Bidirectional sparse transformer over the top level's and the next level's inputs.
 
@@ -83,7 +100,8 @@ class Readout(nn.Module):
         self.in_norm = nn.LayerNorm(per_level * (1 + ratio))
         self.proj = nn.Linear(per_level * (1 + ratio), cfg.dim)
         pcfg = cfg.prior_config()
-        self.layers = nn.ModuleList(TransformerLayer(pcfg, pcfg.pattern(i)) for i in range(cfg.layers))
+        self.layers = nn.ModuleList([*(ConvBlock(cfg.dim, cfg.kernel) for _ in range(cfg.convs)),
+                                     *(TransformerLayer(pcfg, pcfg.pattern(i)) for i in range(cfg.layers))])
         self.norm = nn.LayerNorm(cfg.dim)
         self.head = nn.Linear(cfg.dim, cfg.outputs)
 
@@ -98,8 +116,13 @@ class Readout(nn.Module):
         """Every layer's output ``(batch, frames, dim)`` (1-based, as ``readout.layer{i}``; index 0 the input)."""
         return self.run(self.inputs(top, below))
 
+    @property
+    def depth(self) -> int:
+        """Layers whose states are features: the convolutions, then the attention layers."""
+        return len(self.layers)
+
     def run(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The attention layers over projected inputs ``(batch, frames, dim)``: ``[x, layer 1, ...]``."""
+        """The layers over projected inputs ``(batch, frames, dim)``: ``[x, layer 1, ...]``."""
         states = [x]
         for layer in self.layers:
             x = layer(x)
@@ -110,8 +133,8 @@ class Readout(nn.Module):
         """Top frames of context on each side that make a window's states equal to one pass (a local layer
         reaches ``2 * block`` frames each way, a strided one ``taps // 2`` strides)."""
         pcfg = self.cfg.prior_config()
-        return sum(2 * pcfg.block if pcfg.pattern(i) == "local" else pcfg.taps // 2 * pcfg.stride
-                   for i in range(self.cfg.layers))
+        return self.cfg.convs * (self.cfg.kernel // 2) + sum(
+            2 * pcfg.block if pcfg.pattern(i) == "local" else pcfg.taps // 2 * pcfg.stride for i in range(self.cfg.layers))
 
     def logits(self, states: list[torch.Tensor]) -> torch.Tensor:
         """The training head on the last state: ``(batch, frames, outputs)``."""

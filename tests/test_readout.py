@@ -58,16 +58,16 @@ def test_fold_puts_fine_frames_side_by_side():
 def test_windowed_readout_equals_one_pass_and_needs_the_future(readout_ckpt):
     b = Booster.from_pretrained(readout_ckpt)
     assert [n for n in b.coarse_feature_names() if n.startswith("readout.")] == [
-        "readout.layer1", "readout.layer2", "readout.layer3"]
+        "readout.layer1", "readout.layer2", "readout.layer3", "readout.layer4"]
     tokens = _tokens(b.model, 6.0)
-    wanted = {"readout.layer1", "readout.layer3", "top.layer2"}
+    wanted = {"readout.layer1", "readout.layer4", "top.layer2"}  # a convolution's and an attention layer's
     with torch.inference_mode():
         single = next(b._feature_windows(iter([tokens]), wanted))
     assert set(single.features) == wanted  # the readout's sources nobody asked for are dropped
-    assert single.frame_rates["readout.layer3"] == b.frame_rate("top")
-    assert single.features["readout.layer3"].shape == (1, tokens["top"].shape[1], b.feature_dim("readout.layer3"))
+    assert single.frame_rates["readout.layer4"] == b.frame_rate("top")
+    assert single.features["readout.layer4"].shape == (1, tokens["top"].shape[1], b.feature_dim("readout.layer4"))
     hops = b.model.config.codec.hops
-    # windows of 32 top frames, shorter than the readout's reach (48): the future spans several windows
+    # windows of 32 top frames, shorter than the readout's reach (40): the future spans several windows
     cuts = [0, 4096, 8192, 20480, 24576, len(tokens["fine"][0]) * 8]
     pieces = [{lv: t[:, a // hops[lv]: -(-z // hops[lv])] for lv, t in tokens.items()}
               for a, z in zip(cuts[:-1], cuts[1:], strict=True)]
@@ -78,8 +78,8 @@ def test_windowed_readout_equals_one_pass_and_needs_the_future(readout_ckpt):
         joined = torch.cat([p.features[name] for p in parts], dim=1)
         torch.testing.assert_close(joined, single.features[name], atol=1e-4, rtol=1e-4)
     # each window alone (no context either side) differs: the equality above is the context's doing
-    cut = torch.cat([p.features["readout.layer3"] for p in alone], dim=1)
-    assert not torch.allclose(cut, single.features["readout.layer3"], atol=1e-3)
+    cut = torch.cat([p.features["readout.layer4"] for p in alone], dim=1)
+    assert not torch.allclose(cut, single.features["readout.layer4"], atol=1e-3)
 
 
 def test_batched_clips_get_the_readout_of_each_clip_alone(readout_ckpt):
@@ -155,5 +155,5 @@ def test_pretrain_readout_only_on_a_token_corpus(rendered_corpus, micro_ckpt, tm
     assert any(k.startswith("readout.") for k in after)
     b = Booster.from_pretrained(out)
     wave = (np.random.default_rng(3).standard_normal(22050) * 0.1).astype(np.float32)
-    feats = b.extract(wave, 22050, features=["readout.layer3"]).features["readout.layer3"]
+    feats = b.extract(wave, 22050, features=["readout.layer4"]).features["readout.layer4"]
     assert feats.shape[1] == b.model.config.readout.dim and torch.isfinite(feats).all()

@@ -99,8 +99,8 @@ def probe(args, booster: Booster, readout: Readout, out: Path) -> dict:
     def cat(*parts):
         return [np.concatenate(t, axis=1) for t in zip(*parts, strict=True)]
 
-    layers = [feats[f"readout.layer{j}"] for j in range(1, readout.cfg.layers + 1)]
-    reps = {f"readout:layer{j}": feats[f"readout.layer{j}"] for j in range(1, readout.cfg.layers + 1)}
+    layers = [feats[f"readout.layer{j}"] for j in range(1, readout.depth + 1)]
+    reps = {f"readout:layer{j}": feats[f"readout.layer{j}"] for j in range(1, readout.depth + 1)}
     reps["readout:head (distilled posteriors)"] = feats["readout.head"]
     reps["readout:all"] = cat(*layers)
     reps["booster:all (bundled, for reference)"] = cat(*base.values())
