@@ -257,7 +257,7 @@ def with_readout(model: FoundationModel, channels: int) -> FoundationModel:
         return model
     if not model.config.with_priors:
         raise ValueError("--readout needs a model with priors")
-    readout = ReadoutConfig.for_prior(model.config.prior, model.config.feature_layers, channels)
+    readout = ReadoutConfig.for_prior(model.config.prior, channels)
     rebuilt = FoundationModel(replace(model.config, readout=readout))
     missing, unexpected = rebuilt.load_state_dict(model.state_dict(), strict=False)
     assert not unexpected and all(k.startswith("readout.") for k in missing)

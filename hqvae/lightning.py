@@ -230,11 +230,14 @@ class Stage2Module(L.LightningModule):
         next-token pass; without gradient into frozen priors."""
         top, below = self.model.levels[:2]
         src = self.model.config.readout.source_layers
-        with torch.set_grad_enabled(self.train_priors and torch.is_grad_enabled()):
-            ts = self.model.priors[top].hidden_states(tokens[top])
-            bs = self.model.priors[below].hidden_states(tokens[below], tokens[top])
-            top_in = [self.model.codec.embed(top, tokens[top]), *(ts[j] for j in src)]
-            below_in = [self.model.codec.embed(below, tokens[below]), *(bs[j] for j in src)]
+        top_in = [self.model.codec.embed(top, tokens[top])]
+        below_in = [self.model.codec.embed(below, tokens[below])]
+        if src:  # (a readout of the code vectors alone needs no prior pass)
+            with torch.set_grad_enabled(self.train_priors and torch.is_grad_enabled()):
+                ts = self.model.priors[top].hidden_states(tokens[top])
+                bs = self.model.priors[below].hidden_states(tokens[below], tokens[top])
+            top_in += [ts[j] for j in src]
+            below_in += [bs[j] for j in src]
         readout = self.model.readout
         return readout.loss(readout.hidden_states(top_in, below_in), target, self.readout_teacher.loss)
 

@@ -3,9 +3,9 @@
 The priors' layer states are trained to predict tokens; even with teacher heads beside that objective
 they expose little pitch to a linear probe (docs/results/booster-v2, rounds 4-5), while a small network
 reading the same tokens with context on both sides finds it. The readout is that network, inside the
-model: it reads, at the top level's frame rate, the code vectors and chosen prior layers of the top
-level and of the level below (whose frames are folded onto the top grid, ``ratio`` per top frame), and
-runs a few centred convolutions and bidirectional sparse-attention layers over them. It is trained on a teacher's targets
+model: it reads, at the top level's frame rate, the code vectors (and optionally chosen prior layers) of
+the top level and of the level below (whose frames are folded onto the top grid, ``ratio`` per top frame), and
+runs centred convolutions and bidirectional sparse-attention layers over them. It is trained on a teacher's targets
 (Basic Pitch notes), and its layer states are booster features (``readout.layer{i}``) like the priors'.
 """
 
@@ -23,33 +23,33 @@ from hqvae.prior import PriorConfig, TransformerLayer
 
 @dataclass
 class ReadoutConfig:
-    dim: int = 192
-    # residual convolutions (kernel ``kernel``, centred) before the attention layers: attention alone has
-    # no notion of order, and pitch is read from the order of codes over tens of milliseconds
-    convs: int = 2
+    dim: int = 128
+    # centred convolutions (kernel ``kernel``) first: pitch is read from the order of codes over tens of
+    # milliseconds, which attention alone (no positions) does not see
+    convs: int = 4
     kernel: int = 9
+    # then bidirectional sparse-attention layers, alternating block-local and strided
     layers: int = 2
     heads: int = 4
     block: int = 32
     stride: int = 32
     taps: int = 16
-    # prior layers read at each of the two coarsest levels (0 = the prior's input embedding); the
-    # codec's code vectors are always read
-    source_layers: tuple[int, ...] = (2, 4)
+    # prior layers read besides the codec's code vectors, at each of the two coarsest levels (0 = the
+    # prior's input embedding); () reads the code vectors alone
+    source_layers: tuple[int, ...] = ()
     # width of the training head (the teacher's channels); not part of the features
     outputs: int = 176
+
+    @classmethod
+    def for_prior(cls, prior: PriorConfig, outputs: int) -> ReadoutConfig:
+        """A readout sized to a model's priors: their width, heads and attention steps."""
+        return cls(dim=prior.dim, heads=prior.heads, block=prior.block, stride=prior.stride, taps=prior.taps,
+                   outputs=outputs)
 
     def prior_config(self) -> PriorConfig:
         """The attention layers' settings: bidirectional, alternating block-local and strided."""
         return PriorConfig(dim=self.dim, layers=self.layers, heads=self.heads, block=self.block,
                            stride=self.stride, taps=self.taps, causal=False)
-
-    @classmethod
-    def for_prior(cls, prior: PriorConfig, feature_layers: tuple[int, ...], outputs: int) -> ReadoutConfig:
-        """A readout sized to a model's priors: 1.5x their width, their heads and attention steps, reading
-        every feature layer."""
-        return cls(dim=3 * prior.dim // 2, heads=prior.heads, block=prior.block, stride=prior.stride,
-                   taps=prior.taps, source_layers=tuple(feature_layers), outputs=outputs)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -58,7 +58,7 @@ class ReadoutConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ReadoutConfig:
-        return cls(**{**d, "source_layers": tuple(d.get("source_layers", (2, 4)))})
+        return cls(**{**d, "source_layers": tuple(d.get("source_layers", ()))})
 
 
 def fold(x: torch.Tensor, ratio: int, frames: int) -> torch.Tensor:
@@ -70,21 +70,8 @@ def fold(x: torch.Tensor, ratio: int, frames: int) -> torch.Tensor:
     return rearrange(x[:, :need], "b (t r) d -> b t (r d)", r=ratio)
 
 
-class ConvBlock(nn.Module):
-    """``x + conv(gelu(norm(x)))`` over ``(batch, frames, dim)``, centred: ``kernel // 2`` frames each side."""
-
-    def __init__(self, dim: int, kernel: int):
-        super().__init__()
-        self.norm = nn.LayerNorm(dim)
-        self.conv = nn.Conv1d(dim, dim, kernel, padding=kernel // 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = F.gelu(self.norm(x)).transpose(1, 2)
-        return x + self.conv(h).transpose(1, 2)
-
-
 class Readout(nn.Module):
-    """Bidirectional sparse transformer over the top level's and the next level's inputs.
+    """Convolutions then bidirectional sparse attention over the top level's and the next level's inputs.
 
     Args:
         cfg: size of the stack.
@@ -96,21 +83,21 @@ class Readout(nn.Module):
     def __init__(self, cfg: ReadoutConfig, prior_dim: int, code_dim: int, ratio: int):
         super().__init__()
         self.cfg, self.ratio = cfg, ratio
-        per_level = len(cfg.source_layers) * prior_dim + code_dim
-        self.in_norm = nn.LayerNorm(per_level * (1 + ratio))
-        self.proj = nn.Linear(per_level * (1 + ratio), cfg.dim)
+        width = (len(cfg.source_layers) * prior_dim + code_dim) * (1 + ratio)
+        self.in_norm = nn.LayerNorm(width)
+        self.convs = nn.ModuleList(nn.Conv1d(width if i == 0 else cfg.dim, cfg.dim, cfg.kernel, padding=cfg.kernel // 2)
+                                   for i in range(cfg.convs))
         pcfg = cfg.prior_config()
-        self.layers = nn.ModuleList([*(ConvBlock(cfg.dim, cfg.kernel) for _ in range(cfg.convs)),
-                                     *(TransformerLayer(pcfg, pcfg.pattern(i)) for i in range(cfg.layers))])
+        self.layers = nn.ModuleList(TransformerLayer(pcfg, pcfg.pattern(i)) for i in range(cfg.layers))
         self.norm = nn.LayerNorm(cfg.dim)
         self.head = nn.Linear(cfg.dim, cfg.outputs)
 
     def inputs(self, top: list[torch.Tensor], below: list[torch.Tensor]) -> torch.Tensor:
         """``top``: code vectors then source-layer states of the top level, each ``(batch, frames, dim)``;
-        ``below``: the same of the second level ``(batch, ~frames * ratio, dim)`` -> ``(batch, frames, in)``."""
+        ``below``: the same of the second level ``(batch, ~frames * ratio, dim)`` -> normalised inputs
+        ``(batch, frames, width)`` (per frame: a window's inputs are those of one pass)."""
         frames = top[0].shape[1]
-        x = torch.cat([*top, *(fold(b, self.ratio, frames) for b in below)], dim=-1)
-        return self.proj(self.in_norm(x))
+        return self.in_norm(torch.cat([*top, *(fold(b, self.ratio, frames) for b in below)], dim=-1))
 
     def hidden_states(self, top: list[torch.Tensor], below: list[torch.Tensor]) -> list[torch.Tensor]:
         """Every layer's output ``(batch, frames, dim)`` (1-based, as ``readout.layer{i}``; index 0 the input)."""
@@ -119,11 +106,15 @@ class Readout(nn.Module):
     @property
     def depth(self) -> int:
         """Layers whose states are features: the convolutions, then the attention layers."""
-        return len(self.layers)
+        return len(self.convs) + len(self.layers)
 
     def run(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The layers over projected inputs ``(batch, frames, dim)``: ``[x, layer 1, ...]``."""
+        """The layers over inputs ``(batch, frames, width)``: ``[x, layer 1, ...]``, each ``(batch, frames, dim)``
+        but the first."""
         states = [x]
+        for conv in self.convs:
+            x = F.gelu(conv(x.transpose(1, 2))).transpose(1, 2)
+            states.append(x)
         for layer in self.layers:
             x = layer(x)
             states.append(x)

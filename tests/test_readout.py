@@ -4,6 +4,7 @@ features from tokens, and training it alone on a teacher with the priors frozen.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -19,9 +20,10 @@ from hqvae.lightning import Stage2Module, TeacherHeadSpec
 from hqvae.readout import ReadoutConfig, fold
 
 
-def _config() -> FoundationConfig:
+def _config(source_layers: tuple[int, ...] = (1, 2)) -> FoundationConfig:
+    """Micro with a readout that reads the prior layers too (the widest inputs, the most to check)."""
     cfg = CONFIGS["micro"]()
-    cfg.readout = ReadoutConfig.for_prior(cfg.prior, cfg.feature_layers, 5)
+    cfg.readout = replace(ReadoutConfig.for_prior(cfg.prior, 5), source_layers=source_layers)
     return cfg
 
 
@@ -58,16 +60,16 @@ def test_fold_puts_fine_frames_side_by_side():
 def test_windowed_readout_equals_one_pass_and_needs_the_future(readout_ckpt):
     b = Booster.from_pretrained(readout_ckpt)
     assert [n for n in b.coarse_feature_names() if n.startswith("readout.")] == [
-        "readout.layer1", "readout.layer2", "readout.layer3", "readout.layer4"]
+        *(f"readout.layer{i}" for i in range(1, 7))]  # 4 convolutions, 2 attention layers
     tokens = _tokens(b.model, 6.0)
-    wanted = {"readout.layer1", "readout.layer4", "top.layer2"}  # a convolution's and an attention layer's
+    wanted = {"readout.layer1", "readout.layer6", "top.layer2"}  # a convolution's and an attention layer's
     with torch.inference_mode():
         single = next(b._feature_windows(iter([tokens]), wanted))
     assert set(single.features) == wanted  # the readout's sources nobody asked for are dropped
-    assert single.frame_rates["readout.layer4"] == b.frame_rate("top")
-    assert single.features["readout.layer4"].shape == (1, tokens["top"].shape[1], b.feature_dim("readout.layer4"))
+    assert single.frame_rates["readout.layer6"] == b.frame_rate("top")
+    assert single.features["readout.layer6"].shape == (1, tokens["top"].shape[1], b.feature_dim("readout.layer6"))
     hops = b.model.config.codec.hops
-    # windows of 32 top frames, shorter than the readout's reach (40): the future spans several windows
+    # windows of 32 top frames, shorter than the readout's reach (48): the future spans several windows
     cuts = [0, 4096, 8192, 20480, 24576, len(tokens["fine"][0]) * 8]
     pieces = [{lv: t[:, a // hops[lv]: -(-z // hops[lv])] for lv, t in tokens.items()}
               for a, z in zip(cuts[:-1], cuts[1:], strict=True)]
@@ -78,8 +80,8 @@ def test_windowed_readout_equals_one_pass_and_needs_the_future(readout_ckpt):
         joined = torch.cat([p.features[name] for p in parts], dim=1)
         torch.testing.assert_close(joined, single.features[name], atol=1e-4, rtol=1e-4)
     # each window alone (no context either side) differs: the equality above is the context's doing
-    cut = torch.cat([p.features["readout.layer4"] for p in alone], dim=1)
-    assert not torch.allclose(cut, single.features["readout.layer4"], atol=1e-3)
+    cut = torch.cat([p.features["readout.layer6"] for p in alone], dim=1)
+    assert not torch.allclose(cut, single.features["readout.layer6"], atol=1e-3)
 
 
 def test_batched_clips_get_the_readout_of_each_clip_alone(readout_ckpt):
@@ -120,7 +122,7 @@ def test_readout_only_training_leaves_the_priors_alone():
     loss = module.training_step({"tokens": tokens, "teachers": {"t": target}}, 0)
     loss.backward()
     assert all(p.grad is None for p in model.priors.parameters())
-    assert model.readout.proj.weight.grad is not None
+    assert model.readout.convs[0].weight.grad is not None
     optimised = {id(p) for g in module.configure_optimizers().param_groups for p in g["params"]}
     assert optimised == {id(p) for p in model.readout.parameters()}
     # the readout reads the unshifted pass, as extraction does: its inputs hold the states of frame t
@@ -155,5 +157,5 @@ def test_pretrain_readout_only_on_a_token_corpus(rendered_corpus, micro_ckpt, tm
     assert any(k.startswith("readout.") for k in after)
     b = Booster.from_pretrained(out)
     wave = (np.random.default_rng(3).standard_normal(22050) * 0.1).astype(np.float32)
-    feats = b.extract(wave, 22050, features=["readout.layer4"]).features["readout.layer4"]
+    feats = b.extract(wave, 22050, features=["readout.layer6"]).features["readout.layer6"]
     assert feats.shape[1] == b.model.config.readout.dim and torch.isfinite(feats).all()

@@ -6,7 +6,9 @@ with the same frame probes as ``booster probe``:
 
     python docs/results/booster-v2/readout_experiment.py --minutes 20 --out build/s18/readout
 
-``--codes-only`` is the ablation that reads only the codec's code vectors (no prior states).
+Rows of round 6 made with it: ``--states --convs 0 --layers 3`` (attention only, over the code vectors and
+prior layers 2 and 4), ``--states --convs 2 --residual`` (two residual convolutions first: the first
+version of the convolutions, since replaced by plain ones as in ``token_ceiling.py``).
 """
 
 from __future__ import annotations
