@@ -6,9 +6,10 @@ with the same frame probes as ``booster probe``:
 
     python docs/results/booster-v2/readout_experiment.py --minutes 20 --out build/s18/readout
 
-Rows of round 6 made with it: ``--states --convs 0 --layers 3`` (attention only, over the code vectors and
-prior layers 2 and 4), ``--states --convs 2 --residual`` (two residual convolutions first: the first
-version of the convolutions, since replaced by plain ones as in ``token_ceiling.py``).
+The two rows of round 6 made with it ran the readout as it was at commit 341aba7 (3 attention layers, dim
+192, over the code vectors and prior layers 2 and 4) and at e7af123 (2 residual convolutions, then 2
+attention layers, same inputs); ``hqvae/readout.py`` has since changed (plain convolutions over the code
+vectors), so rerunning this script trains the current readout, with ``source_layers`` (2, 4).
 """
 
 from __future__ import annotations
