@@ -40,8 +40,13 @@ def bench_extract(audio: np.ndarray, sr: int, model_path=None) -> dict:
     res["booster_tokens"] = seconds / _best_time(lambda: b.extract(audio, sr, features=[]))
     res["booster_full"] = seconds / _best_time(lambda: b.extract(audio, sr))
     # what `booster cache` computes by default: every token + the top and mid prior layers
-    default = [n for n in b.coarse_feature_names() if not n.endswith(".embedding")]
+    from feature_store.cache import preset_features
+
+    default = [n for n in preset_features(b, "default") if not n.endswith(".tokens")]
     res["booster_default"] = seconds / _best_time(lambda: b.extract(audio, sr, features=default))
+    readout = [n for n in b.feature_names() if n.startswith("readout.")]
+    if readout:  # what booster probe and the HEAR module read: the default features and the readout's
+        res["booster_default_and_readout"] = seconds / _best_time(lambda: b.extract(audio, sr, features=default + readout))
     # many short clips (2 s, as in tagging datasets): one by one vs extract_batch
     clip = int(2 * sr)
     clips = [audio[i:i + clip] for i in range(0, len(audio) - clip + 1, clip // 2)]

@@ -64,10 +64,10 @@ def readout_sentence(readout: dict, sample_rate: int) -> str:
     cfg = ReadoutConfig.from_dict(readout)
     reach = Readout(cfg, 1, 1, 1).receptive_frames() * 128 / sample_rate
     convs = cfg.convs
+    sources = f" and prior layers {', '.join(map(str, cfg.source_layers))}" if cfg.source_layers else ""
     return (f" Readout: `readout.layer{{1..{convs + cfg.layers}}}`, {convs} centred convolutions (kernel {cfg.kernel}) "
             f"then {cfg.layers} bidirectional sparse-attention layers, dim {cfg.dim}, at 172.3 frames/s over the top "
-            f"and mid code vectors and prior layers {', '.join(map(str, cfg.source_layers))} (4 mid frames side by side "
-            f"per top frame), trained on the teacher below; it reads {reach:.2f} s of context "
+            f"and mid code vectors{sources} (4 mid frames side by side per top frame), trained on the teacher below; it reads {reach:.2f} s of context "
             "on each side.")
 
 

@@ -41,7 +41,8 @@ class TrackResult:
 
 
 #: what ``--features`` may name besides features: ``default`` = every level's tokens + the prior layers of
-#: the two coarsest levels (what the downstream tasks read; code vectors are one lookup from the tokens),
+#: the two coarsest levels (what the downstream tasks read; code vectors are one lookup from the tokens, and
+#: the readout's features a few convolutions over them, so both are computed on read),
 #: ``all`` = everything the model gives, ``tokens`` = the tokens alone
 PRESETS = ("default", "all", "tokens")
 
@@ -55,8 +56,9 @@ def preset_features(booster, preset: str) -> list[str]:
         per_level = [n for lv in booster.levels for n in (f"{lv}.tokens", *(f for f in booster.feature_names()
                                                                               if f.split(".")[0] == lv))]
         return per_level + [f for f in booster.feature_names() if f.startswith("readout.")]
-    if preset == "default":
-        return tokens + [n for n in booster.coarse_feature_names() if not n.endswith(".embedding")]
+    if preset == "default":  # the readout reads tokens alone: computed on read (FeatureStore.read) when wanted
+        return tokens + [n for n in booster.coarse_feature_names() if not n.endswith(".embedding")
+                         and not n.startswith("readout.")]
     raise ValueError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
 
 
