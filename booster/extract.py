@@ -95,6 +95,21 @@ class Booster:
         layers = self.model.config.readout.source_layers
         return tuple([f"{lv}.embedding", *(f"{lv}.layer{j}" for j in layers)] for lv in self.levels[:2])
 
+    def _split_readout(self, wanted: set[str]) -> tuple[list[str], set[str]]:
+        """The readout features asked for, and what the layers under the readout must give: the other features
+        asked for plus, if any readout feature is, the readout's sources."""
+        readout = sorted(n for n in wanted if n.startswith("readout."))
+        sources = set(sum(self.readout_sources(), [])) if readout else set()
+        return readout, (wanted - set(readout)) | sources
+
+    def _with_readout(self, windows: Iterator[BoosterOutput], readout: list[str], inner: set[str],
+                      wanted: set[str]) -> Iterator[BoosterOutput]:
+        """``windows`` with the ``readout`` features added and the sources nobody asked for dropped."""
+        if not readout:
+            return windows
+        return readout_windows(windows, self.model.readout, readout, self.readout_sources(), sorted(inner - wanted),
+                               self.feature_rate(readout[0]))
+
     def receptive_frames(self) -> int:
         """Past frames a prior layer stack can see: the left context a window needs to match one pass."""
         p = self.model.config.prior
@@ -162,14 +177,8 @@ class Booster:
         tokens kept from earlier windows, so the concatenation of the windows equals one pass over the
         whole sequence. With a ``feature_delay`` (delayed readout), layer features come out of
         :func:`delay_features`: one window later, equal to a single pass's states shifted."""
-        readout = sorted(n for n in wanted if n.startswith("readout."))
-        if readout:
-            sources = self.readout_sources()
-            inner = (wanted - set(readout)) | set(sources[0] + sources[1])
-            windows = readout_windows(self._undelayed_windows(token_windows, inner, levels), self.model.readout,
-                                      readout, sources, sorted(inner - wanted), self.frame_rate(self.levels[0]))
-        else:
-            windows = self._undelayed_windows(token_windows, wanted, levels)
+        readout, inner = self._split_readout(wanted)
+        windows = self._with_readout(self._undelayed_windows(token_windows, inner, levels), readout, inner, wanted)
         delays = {n: self.model.config.delay_frames(n.split(".")[0]) for n in wanted
                   if ".layer" in n and n.split(".")[0] in self.levels}
         if not self.model.config.feature_delay or not delays:
@@ -301,8 +310,7 @@ class Booster:
             if a.shape[1] > limit:
                 results[i] = self._extract_audio(a, wanted)
         codec = self.model.codec
-        readout = sorted(n for n in wanted if n.startswith("readout."))
-        inner = (wanted - set(readout)) | (set(sum(self.readout_sources(), [])) if readout else set())
+        readout, inner = self._split_readout(wanted)
         for k in range(0, len(short), batch_size):
             group = short[k:k + batch_size]
             n_max = audios[group[-1]].shape[1]
@@ -314,12 +322,8 @@ class Booster:
             for row, i in enumerate(group):
                 n = audios[i].shape[1]
                 res = _row(batch_out, row, {lv: -(-n // codec.config.hops[lv]) for lv in self.levels})
-                if readout:  # per clip: the bidirectional readout would see the padding of shorter clips
-                    res = next(readout_windows(iter([_batched(res)]), self.model.readout, readout,
-                                               self.readout_sources(), sorted(inner - wanted),
-                                               self.frame_rate(self.levels[0])))
-                    res = _row(res, 0)
-                results[i] = res
+                # per clip: in the batch, the bidirectional readout would see the padding of shorter clips
+                results[i] = _row(next(self._with_readout(iter([_batched(res)]), readout, inner, wanted)), 0)
         return results  # type: ignore[return-value]
 
     @torch.inference_mode()
