@@ -7,6 +7,9 @@ model: it reads, at the top level's frame rate, the code vectors (and optionally
 the top level and of the level below (whose frames are folded onto the top grid, ``ratio`` per top frame), and
 runs centred convolutions and bidirectional sparse-attention layers over them. It is trained on a teacher's targets
 (Basic Pitch notes), and its layer states are booster features (``readout.layer{i}``) like the priors'.
+The default reads the code vectors alone: fed the priors' states beside them, two readouts trained for 20
+minutes did not learn the teacher at all (docs/results/booster-v2, round 6), and without them it needs no
+prior pass.
 """
 
 from __future__ import annotations
