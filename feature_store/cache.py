@@ -126,7 +126,7 @@ def feature_specs(booster, names: list[str] | None = None, rate: str | float = "
     top_pool = pool_factor(coarsest, rate, coarsest)
     for name in booster.feature_names():
         if name.startswith("readout."):  # at the top level's rate
-            available[name] = FeatureSpec(name, coarsest / top_pool, booster.feature_dim(name), top_pool)
+            available[name] = FeatureSpec(name, booster.feature_rate(name) / top_pool, booster.feature_dim(name), top_pool)
     names = resolve_features(booster, names)
     unknown = [n for n in names if n not in available]
     if unknown:
