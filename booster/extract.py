@@ -14,6 +14,10 @@ from booster.audio import stream_audio, to_model_audio, validate_wave
 from booster.checkpoint import DEFAULT_CHECKPOINT, fingerprint, load_checkpoint
 from hqvae.foundation import FoundationModel
 
+#: the readout head's outputs in its teacher's space (:meth:`hqvae.readout.Readout.posteriors`), a feature
+#: beside the readout's layer states: for Basic Pitch notes, 88 note then 88 onset probabilities per frame
+READOUT_HEAD = "readout.head"
+
 
 @dataclass
 class BoosterOutput:
@@ -64,7 +68,7 @@ class Booster:
             if self.model.priors:
                 names += [f"{level}.layer{i}" for i in self.model.config.feature_layers]
         if self.model.readout is not None:
-            names += [f"readout.layer{i}" for i in range(1, self.model.readout.depth + 1)]
+            names += [f"readout.layer{i}" for i in range(1, self.model.readout.depth + 1)] + [READOUT_HEAD]
         return names
 
     def coarse_feature_names(self) -> list[str]:
@@ -87,6 +91,8 @@ class Booster:
         cfg = self.model.config
         if name.endswith(".embedding"):
             return cfg.codec.latent_dim
+        if name == READOUT_HEAD:
+            return cfg.readout.outputs
         return cfg.readout.dim if name.startswith("readout.") else cfg.prior.dim
 
     def readout_sources(self) -> tuple[list[str], list[str]]:
@@ -359,7 +365,7 @@ def _batched(out: BoosterOutput) -> BoosterOutput:
 
 def readout_windows(windows: Iterator[BoosterOutput], readout, names: list[str], sources: tuple[list[str], list[str]],
                     drop: list[str], rate: float) -> Iterator[BoosterOutput]:
-    """The readout's features ``names`` (``readout.layer{i}``) over a stream of windows that carry its
+    """The readout's features ``names`` (``readout.layer{i}``, :data:`READOUT_HEAD`) over a stream of windows that carry its
     ``sources`` (top level's, second level's). Its attention looks both ways, so each window runs with
     :meth:`hqvae.readout.Readout.receptive_frames` of projected inputs from the windows before and after it:
     the concatenation equals one pass over the whole stream. The ``drop`` features (sources nobody asked
@@ -380,7 +386,8 @@ def readout_windows(windows: Iterator[BoosterOutput], readout, names: list[str],
         n_past = 0 if past is None else past.shape[1]
         states = readout.run(torch.cat([t for t in (past, x, future["x"]) if t is not None], dim=1))
         for n in names:
-            out.features[n] = states[int(n.removeprefix("readout.layer"))][:, n_past:n_past + x.shape[1]]
+            state = readout.posteriors(states) if n == READOUT_HEAD else states[int(n.removeprefix("readout.layer"))]
+            out.features[n] = state[:, n_past:n_past + x.shape[1]]
             out.frame_rates[n] = rate
         past = (x if past is None else torch.cat([past, x], dim=1))[:, -ctx:]
         for n in drop:

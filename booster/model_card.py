@@ -68,7 +68,8 @@ def readout_sentence(readout: dict, sample_rate: int) -> str:
     return (f" Readout: `readout.layer{{1..{convs + cfg.layers}}}`, {convs} centred convolutions (kernel {cfg.kernel}) "
             f"then {cfg.layers} bidirectional sparse-attention layers, dim {cfg.dim}, at 172.3 frames/s over the top "
             f"and mid code vectors{sources} (4 mid frames side by side per top frame), trained on the teacher below; it reads {reach:.2f} s of context "
-            "on each side.")
+            f"on each side. `readout.head`: its head's {cfg.outputs} outputs in the teacher's space"
+            f"{' (probabilities)' if cfg.head_activation == 'sigmoid' else ''}.")
 
 
 def teacher_lines(training: dict) -> list[str]:

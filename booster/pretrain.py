@@ -245,9 +245,9 @@ def with_bidirectional_priors(model: FoundationModel, levels: tuple[str, ...],
     return rebuilt.train(model.training)
 
 
-def with_readout(model: FoundationModel, channels: int) -> FoundationModel:
-    """``model`` with a fresh readout stack predicting ``channels`` teacher channels (a model that has one
-    keeps it, if its head has that width)."""
+def with_readout(model: FoundationModel, channels: int, loss: str = "bce") -> FoundationModel:
+    """``model`` with a fresh readout stack predicting ``channels`` teacher channels with a ``loss`` ("bce" or
+    "mse") head (a model that has one keeps it, if its head has that width)."""
     from hqvae.readout import ReadoutConfig
 
     if model.readout is not None:
@@ -257,7 +257,8 @@ def with_readout(model: FoundationModel, channels: int) -> FoundationModel:
         return model
     if not model.config.with_priors:
         raise ValueError("--readout needs a model with priors")
-    readout = ReadoutConfig.for_prior(model.config.prior, channels)
+    readout = replace(ReadoutConfig.for_prior(model.config.prior, channels),
+                      head_activation="sigmoid" if loss == "bce" else "none")
     rebuilt = FoundationModel(replace(model.config, readout=readout))
     missing, unexpected = rebuilt.load_state_dict(model.state_dict(), strict=False)
     assert not unexpected and all(k.startswith("readout.") for k in missing)
@@ -333,7 +334,8 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     if cfg.readout or cfg.readout_only:
         from booster.teachers import head_specs
 
-        model = with_readout(model, head_specs(cfg.teachers[:1])[0].channels)
+        spec = head_specs(cfg.teachers[:1])[0]
+        model = with_readout(model, spec.channels, spec.loss)
     fcfg = model.config
     offset = start.get("init_stage1_steps", 0)  # stage-1 steps the codec trained before this run
     lr_warmup = cfg.lr_warmup_steps if cfg.lr_warmup_steps is not None else (200 if cfg.init else 0)

@@ -6,7 +6,9 @@ reading the same tokens with context on both sides finds it. The readout is that
 model: it reads, at the top level's frame rate, the code vectors (and optionally chosen prior layers) of
 the top level and of the level below (whose frames are folded onto the top grid, ``ratio`` per top frame), and
 runs centred convolutions and bidirectional sparse-attention layers over them. It is trained on a teacher's targets
-(Basic Pitch notes), and its layer states are booster features (``readout.layer{i}``) like the priors'.
+(Basic Pitch notes), and its layer states are booster features (``readout.layer{i}``) like the priors'; so is
+its head's output in the teacher's own space (``readout.head``: note and onset probabilities per key), the
+form a small downstream model can use with the fewest labels.
 The default reads the code vectors alone: fed the priors' states beside them, two readouts trained for 20
 minutes did not learn the teacher at all (docs/results/booster-v2, round 6), and without them it needs no
 prior pass.
@@ -22,6 +24,8 @@ from einops import rearrange
 from torch import nn
 
 from hqvae.prior import PriorConfig, TransformerLayer
+
+HEAD_ACTIVATIONS = ("sigmoid", "none")
 
 
 @dataclass
@@ -40,8 +44,11 @@ class ReadoutConfig:
     # prior layers read besides the codec's code vectors, at each of the two coarsest levels (0 = the
     # prior's input embedding); () reads the code vectors alone
     source_layers: tuple[int, ...] = ()
-    # width of the training head (the teacher's channels); not part of the features
+    # width of the training head (the teacher's channels)
     outputs: int = 176
+    # how the head's outputs become the feature ``readout.head``: "sigmoid" for a teacher of probabilities
+    # (binary cross-entropy), "none" for a regression teacher (mean squared error)
+    head_activation: str = "sigmoid"
 
     @classmethod
     def for_prior(cls, prior: PriorConfig, outputs: int) -> ReadoutConfig:
@@ -53,6 +60,10 @@ class ReadoutConfig:
         """The attention layers' settings: bidirectional, alternating block-local and strided."""
         return PriorConfig(dim=self.dim, layers=self.layers, heads=self.heads, block=self.block,
                            stride=self.stride, taps=self.taps, causal=False)
+
+    def __post_init__(self) -> None:
+        if self.head_activation not in HEAD_ACTIVATIONS:
+            raise ValueError(f"head_activation must be one of {HEAD_ACTIVATIONS}, got {self.head_activation!r}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -133,6 +144,12 @@ class Readout(nn.Module):
     def logits(self, states: list[torch.Tensor]) -> torch.Tensor:
         """The training head on the last state: ``(batch, frames, outputs)``."""
         return self.head(self.norm(states[-1]))
+
+    def posteriors(self, states: list[torch.Tensor]) -> torch.Tensor:
+        """The head's outputs in the teacher's space, ``(batch, frames, outputs)``: the feature ``readout.head``
+        (for Basic Pitch notes: 88 note then 88 onset probabilities, keys A0..C8)."""
+        logits = self.logits(states)
+        return torch.sigmoid(logits) if self.cfg.head_activation == "sigmoid" else logits
 
     def loss(self, states: list[torch.Tensor], target: torch.Tensor, kind: str = "bce") -> torch.Tensor:
         """The head's loss against a teacher's targets ``(batch, frames, outputs)``: binary cross-entropy for

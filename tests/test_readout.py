@@ -46,6 +46,10 @@ def test_config_round_trip_and_bad_sources():
     cfg = _config()
     back = FoundationConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert back.readout == cfg.readout and FoundationModel(back).readout is not None
+    old = {k: v for k, v in cfg.readout.to_dict().items() if k != "head_activation"}  # written before the head feature
+    assert ReadoutConfig.from_dict(old).head_activation == "sigmoid"
+    with pytest.raises(ValueError, match="head_activation"):
+        ReadoutConfig(head_activation="softmax")
     assert FoundationConfig.from_dict(CONFIGS["micro"]().to_dict()).readout is None
     cfg.readout = ReadoutConfig(source_layers=(4,))  # micro's feature layers are 1 and 2
     with pytest.raises(ValueError, match="feature layers"):
@@ -60,14 +64,22 @@ def test_fold_puts_fine_frames_side_by_side():
 def test_windowed_readout_equals_one_pass_and_needs_the_future(readout_ckpt):
     b = Booster.from_pretrained(readout_ckpt)
     assert [n for n in b.coarse_feature_names() if n.startswith("readout.")] == [
-        *(f"readout.layer{i}" for i in range(1, 7))]  # 4 convolutions, 2 attention layers
+        *(f"readout.layer{i}" for i in range(1, 7)), "readout.head"]  # 4 convolutions, 2 attention layers, head
     tokens = _tokens(b.model, 6.0)
-    wanted = {"readout.layer1", "readout.layer6", "top.layer2"}  # a convolution's and an attention layer's
+    # a convolution's and an attention layer's states, and the head's probabilities
+    wanted = {"readout.layer1", "readout.layer6", "readout.head", "top.layer2"}
     with torch.inference_mode():
         single = next(b._feature_windows(iter([tokens]), wanted))
     assert set(single.features) == wanted  # the readout's sources nobody asked for are dropped
     assert single.frame_rates["readout.layer6"] == b.frame_rate("top")
     assert single.features["readout.layer6"].shape == (1, tokens["top"].shape[1], b.feature_dim("readout.layer6"))
+    head = single.features["readout.head"]
+    assert head.shape == (1, tokens["top"].shape[1], 5) == (1, tokens["top"].shape[1], b.feature_dim("readout.head"))
+    # the head's sigmoid over the last layer's states, not a layer state
+    r = b.model.readout
+    with torch.inference_mode():
+        torch.testing.assert_close(head, torch.sigmoid(r.head(r.norm(single.features["readout.layer6"]))))
+    assert float(head.min()) > 0 and float(head.max()) < 1
     hops = b.model.config.codec.hops
     # windows of 32 top frames, shorter than the readout's reach (48): the future spans several windows
     cuts = [0, 4096, 8192, 20480, 24576, len(tokens["fine"][0]) * 8]
