@@ -365,8 +365,8 @@ def _batched(out: BoosterOutput) -> BoosterOutput:
 
 def readout_windows(windows: Iterator[BoosterOutput], readout, names: list[str], sources: tuple[list[str], list[str]],
                     drop: list[str], rate: float) -> Iterator[BoosterOutput]:
-    """The readout's features ``names`` (``readout.layer{i}``, :data:`READOUT_HEAD`) over a stream of windows that carry its
-    ``sources`` (top level's, second level's). Its attention looks both ways, so each window runs with
+    """The readout's features ``names`` (``readout.layer{i}``, :data:`READOUT_HEAD`) over a stream of windows
+    that carry its ``sources`` (top level's, second level's). Its attention looks both ways, so each window runs with
     :meth:`hqvae.readout.Readout.receptive_frames` of projected inputs from the windows before and after it:
     the concatenation equals one pass over the whole stream. The ``drop`` features (sources nobody asked
     for) are removed. Memory holds about one window more.

@@ -169,5 +169,13 @@ def test_pretrain_readout_only_on_a_token_corpus(rendered_corpus, micro_ckpt, tm
     assert any(k.startswith("readout.") for k in after)
     b = Booster.from_pretrained(out)
     wave = (np.random.default_rng(3).standard_normal(22050) * 0.1).astype(np.float32)
-    feats = b.extract(wave, 22050, features=["readout.layer6"]).features["readout.layer6"]
+    out = b.extract(wave, 22050, features=["readout.layer6", "readout.head"])
+    feats = out.features["readout.layer6"]
     assert feats.shape[1] == b.model.config.readout.dim and torch.isfinite(feats).all()
+    # a regression teacher (cqt, MSE): the head's feature is its raw output in the teacher's 144 bands
+    assert b.model.config.readout.head_activation == "none"
+    head = out.features["readout.head"]
+    assert head.shape == (feats.shape[0], 144)
+    r = b.model.readout
+    with torch.inference_mode():
+        torch.testing.assert_close(head, r.head(r.norm(feats)))
