@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Multi-instrument transcription (issue 15, item 4) with the bundled checkpoint (the figures of README.md were
-# measured with e147b419, bundled at commit 309e9f3) (af68d96b + the
-# readout distilled from Basic Pitch): every pitched stem of procedural mixes (bass, chords, lead, pads...
+# measured with e147b419, bundled at commit 309e9f3: af68d96b + the readout distilled from Basic Pitch): every
+# pitched stem of procedural mixes (bass, chords, lead, pads...
 # over drums), rendered by FluidSynth with TimGM6mb; fraction 0.1 (24 labelled tracks), 5 seeds, the boosted
 # model reading the readout's last layer next to the task's default prior layers (as transcription-v3).
 # Out of domain, scored by the trained cells without retraining:
