@@ -73,7 +73,7 @@ def readout_head(run: Path, tracks: list[str], frames: dict[str, int]) -> dict[s
     for t in tracks:
         x = torch.from_numpy(store.read(t, "readout.layer6").astype(np.float32))
         with torch.no_grad():
-            head = torch.sigmoid(r.head(r.norm(x))).numpy()
+            head = r.posteriors([x]).numpy()  # the head reads the last state only
         out[t] = align(head, store.specs["readout.layer6"].frame_rate, FPS, n_frames=frames[t]).astype(np.float32)
     return out
 
