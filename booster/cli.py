@@ -218,7 +218,7 @@ def pretrain_cmd(
                                         help="Linear LR warm-up of the cosine, in steps of each stage "
                                         "(default: 200 with --init, else 0)."),
     teachers: str = typer.Option("", "--teachers", help="Stage-2 teacher targets, comma-separated: basic-pitch, "
-                                 "cqt, chroma (computed once per file and cached)."),
+                                 "basic-pitch-notes, cqt, chroma, key, tempo (computed once per file and cached)."),
     teacher_weight: float = typer.Option(1.0, "--teacher-weight", help="Weight of each teacher loss."),
     bidirectional_levels: str = typer.Option("", "--bidirectional-levels", help="Make these priors bidirectional "
                                              "masked-token models, e.g. top,mid (their features then read right "
@@ -226,7 +226,8 @@ def pretrain_cmd(
     teacher_delay: int = typer.Option(0, "--teacher-delay", help="Top-level frames of right context the teacher "
                                       "heads read: frame t is predicted from the state at t + delay."),
     readout: bool = typer.Option(False, "--readout", help="Stage 2 also trains a bidirectional readout stack over "
-                                 "the top and mid priors on the first teacher's targets (features readout.layerN)."),
+                                 "the top and mid priors on every teacher's targets, side by side in its head (features readout.layerN, "
+                                 "readout.head); a readout trained on the first teachers is widened for the rest."),
     readout_only: bool = typer.Option(False, "--readout-only", help="Like --readout, with the priors frozen: "
                                       "only the readout trains."),
     contrastive_weight: float = typer.Option(0.0, "--contrastive-weight", help="Stage 2: weight of an InfoNCE "

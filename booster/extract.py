@@ -14,7 +14,7 @@ from booster.audio import stream_audio, to_model_audio, validate_wave
 from booster.checkpoint import DEFAULT_CHECKPOINT, fingerprint, load_checkpoint
 from hqvae.foundation import FoundationModel
 
-#: the readout head's outputs in its teacher's space (:meth:`hqvae.readout.Readout.posteriors`), a feature
+#: the readout head's outputs in its teachers' space (:meth:`hqvae.readout.Readout.posteriors`), a feature
 #: beside the readout's layer states: for Basic Pitch notes, 88 note then 88 onset probabilities per frame
 READOUT_HEAD = "readout.head"
 

@@ -67,8 +67,9 @@ def readout_sentence(readout: dict, sample_rate: int) -> str:
     sources = f" and prior layers {', '.join(map(str, cfg.source_layers))}" if cfg.source_layers else ""
     return (f" Readout: `readout.layer{{1..{convs + cfg.layers}}}`, {convs} centred convolutions (kernel {cfg.kernel}) "
             f"then {cfg.layers} bidirectional sparse-attention layers, dim {cfg.dim}, at 172.3 frames/s over the top "
-            f"and mid code vectors{sources} (4 mid frames side by side per top frame), trained on the teacher below; it reads {reach:.2f} s of context "
-            f"on each side. `readout.head`: its head's {cfg.outputs} outputs in the teacher's space"
+            f"and mid code vectors{sources} (4 mid frames side by side per top frame), trained on the teachers below; it reads {reach:.2f} s of context "
+            f"on each side. `readout.head`: its head's {cfg.outputs} outputs in the teachers' space (their channels side by side, "
+            f"in the order listed below)"
             f"{' (probabilities)' if cfg.head_activation == 'sigmoid' else ''}.")
 
 
@@ -80,9 +81,10 @@ def teacher_lines(training: dict) -> list[str]:
     if not names:
         return ["- Teachers: none (stage 2 is next-token prediction only)."]
     if training.get("readout_teacher") and not training.get("prior_levels"):
-        n = training["readout_teacher"]
-        return ["- Teacher of the readout (targets computed once per training file, never at extraction): "
-                f"`{n}`: {TEACHER_SPECS[n].source}"]
+        readout = training.get("readout_teachers") or [training["readout_teacher"]]
+        return ["- Teachers of the readout (targets computed once per training file, never at extraction; their "
+                "channels side by side in its head, in this order):",
+                *(f"  - `{n}` ({TEACHER_SPECS[n].channels} channels): {TEACHER_SPECS[n].source}" for n in readout)]
     delay = f", reading {training['teacher_delay']} top frames late" if training.get("teacher_delay") else ""
     return [f"- Teachers (stage-2 heads on the last prior layer, weight {training.get('teacher_weight')}{delay}; "
             "targets computed once per training file, never at extraction):",

@@ -71,7 +71,7 @@ class PretrainConfig:
     stage2_crop_seconds: float | None = None  # stage-2 crops (default: crop_seconds); longer = more context
     device: str = "cpu"  # "cuda": train on a GPU (float32, TF32 matmuls); the checkpoint is saved for CPU
     loader_workers: int = 0  # DataLoader worker processes (token corpora on a GPU keep the GPU fed with a few)
-    readout: bool = False  # stage 2 also trains a readout stack (hqvae.readout) on the first teacher's targets
+    readout: bool = False  # stage 2 also trains a readout stack (hqvae.readout) on every teacher's targets (channels side by side)
     readout_only: bool = False  # stage 2 trains the readout alone; the priors keep their weights
 
 
@@ -245,22 +245,43 @@ def with_bidirectional_priors(model: FoundationModel, levels: tuple[str, ...],
     return rebuilt.train(model.training)
 
 
-def with_readout(model: FoundationModel, channels: int, loss: str = "bce") -> FoundationModel:
-    """``model`` with a fresh readout stack predicting ``channels`` teacher channels with a ``loss`` ("bce" or
-    "mse") head (a model that has one keeps it, if its head has that width)."""
+def with_readout(model: FoundationModel, channels: int | list[int], loss: str | list[str] = "bce") -> FoundationModel:
+    """``model`` with a readout stack whose head predicts its teachers' ``channels`` side by side, scored by
+    ``loss`` ("bce" or "mse", one for all: the head's outputs become one feature).
+
+    A model that has a readout keeps it if its head has that width; a head narrower than that, whose width
+    is that of the first teachers, is widened for the others (its trained rows kept, the new ones fresh):
+    a readout trained on Basic Pitch learns a key teacher beside it without starting over.
+    """
     from hqvae.readout import ReadoutConfig
 
+    widths = [channels] if isinstance(channels, int) else list(channels)
+    kinds = [loss] * len(widths) if isinstance(loss, str) else list(loss)
+    if len(set(kinds)) > 1:
+        raise ValueError(f"the readout's teachers must share one loss (their outputs are one feature), got {kinds}: "
+                         "train the readout on the bce teachers or the mse ones")
+    total = sum(widths)
     if model.readout is not None:
-        if model.readout.cfg.outputs != channels:
-            raise ValueError(f"the model's readout predicts {model.readout.cfg.outputs} channels, the teacher has "
-                             f"{channels}: train it with the teacher it was made for")
-        return model
-    if not model.config.with_priors:
+        have = model.readout.cfg.outputs
+        if have == total:
+            return model
+        if have not in np.cumsum(widths)[:-1].tolist():
+            raise ValueError(f"the model's readout predicts {have} channels, the teachers have {widths}: train it with "
+                             "the teachers it was made for, listed first")
+        config = replace(model.config, readout=replace(model.readout.cfg, outputs=total))
+    elif not model.config.with_priors:
         raise ValueError("--readout needs a model with priors")
-    readout = replace(ReadoutConfig.for_prior(model.config.prior, channels),
-                      head_activation="sigmoid" if loss == "bce" else "none")
-    rebuilt = FoundationModel(replace(model.config, readout=readout))
-    missing, unexpected = rebuilt.load_state_dict(model.state_dict(), strict=False)
+    else:
+        config = replace(model.config, readout=replace(ReadoutConfig.for_prior(model.config.prior, total),
+                                                       head_activation="sigmoid" if kinds[0] == "bce" else "none"))
+    rebuilt = FoundationModel(config)
+    state = model.state_dict()
+    if model.readout is not None:  # keep the trained rows of the narrower head
+        fresh = rebuilt.state_dict()
+        for key in ("readout.head.weight", "readout.head.bias"):
+            fresh[key][:have] = state[key]
+            state[key] = fresh[key]
+    missing, unexpected = rebuilt.load_state_dict(state, strict=False)
     assert not unexpected and all(k.startswith("readout.") for k in missing)
     return rebuilt.train(model.training)
 
@@ -334,8 +355,8 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     if cfg.readout or cfg.readout_only:
         from booster.teachers import head_specs
 
-        spec = head_specs(cfg.teachers[:1])[0]
-        model = with_readout(model, spec.channels, spec.loss)
+        specs = head_specs(cfg.teachers)
+        model = with_readout(model, [s.channels for s in specs], [s.loss for s in specs])
     fcfg = model.config
     offset = start.get("init_stage1_steps", 0)  # stage-1 steps the codec trained before this run
     lr_warmup = cfg.lr_warmup_steps if cfg.lr_warmup_steps is not None else (200 if cfg.init else 0)
@@ -406,7 +427,7 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
         s2 = Stage2Module(model, lr=cfg.lr, teachers=[] if cfg.readout_only else head_specs(cfg.teachers),
                           teacher_weight=cfg.teacher_weight, levels=levels, contrastive_weight=cfg.contrastive_weight,
                           teacher_delay=cfg.teacher_delay,
-                          readout_teacher=head_specs(cfg.teachers[:1])[0] if cfg.readout or cfg.readout_only else None,
+                          readout_teacher=head_specs(cfg.teachers) if cfg.readout or cfg.readout_only else None,
                           train_priors=not cfg.readout_only)
         last2 = out / "train" / "stage2-last.ckpt"
         trainer2 = _trainer(out, "stage2", cfg.minutes - stage1_minutes, cfg.checkpoint_every, cfg.lr_schedule,
@@ -438,7 +459,8 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
         "bidirectional_levels": list(fcfg.bidirectional_levels),
         "prior_levels": list(s2.levels if fcfg.with_priors and not cfg.readout_only else ()),
         "readout": fcfg.readout.to_dict() if fcfg.readout else None,
-        "readout_teacher": cfg.teachers[0] if cfg.readout or cfg.readout_only else None,
+        "readout_teacher": cfg.teachers[0] if cfg.readout or cfg.readout_only else None,  # the first (older cards)
+        "readout_teachers": list(cfg.teachers) if cfg.readout or cfg.readout_only else [],
         "contrastive_weight": cfg.contrastive_weight, "stage2_crop_seconds": samples2 / sr,
     }
     fp = save_checkpoint(model, out, extra={"training": {k: summary[k] for k in (

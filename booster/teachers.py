@@ -12,6 +12,11 @@ resamples them onto the token grid with :func:`booster.align.align`.
   the MERT-style musical teacher. Loss: mean squared error.
 - ``chroma``: madmom's deep chroma extractor (Korzeniowski & Widmer 2016), 12 pitch classes at
   10 fps. Loss: binary cross-entropy.
+- ``key``: madmom's key CNN (Korzeniowski & Widmer 2018) on 8 s windows every 2 s: the local key's
+  24 probabilities (12 major then 12 minor keys, from A), 0.5 fps. Loss: binary cross-entropy.
+- ``tempo``: madmom's TCN beat tracker (Davies & Böck 2019) gives a beat activation; its
+  autocorrelation over 6 s windows every second, on 24 log-spaced tempi of 40-240 BPM, weighed by a
+  log-normal prior around 120 BPM (Ellis 2007) and scaled to a peak of 1: the local tempo's salience, 1 fps. Loss: binary cross-entropy.
 """
 
 from __future__ import annotations
@@ -117,6 +122,63 @@ def _chroma(audio: np.ndarray) -> np.ndarray:
     return np.asarray(DeepChromaProcessor()(Signal(audio44, sample_rate=44100)), dtype=np.float32)
 
 
+KEY_WINDOW_S, KEY_HOP_S = 8.0, 2.0
+TEMPO_WINDOW_S, TEMPO_HOP_S = 6.0, 1.0
+TEMPO_BPM = np.geomspace(40.0, 240.0, 24)  # the tempo teacher's channels
+TEMPO_PRIOR = np.exp(-0.5 * (np.log2(TEMPO_BPM / 120.0) / 1.0) ** 2)  # log-normal around 120 BPM, 1 octave
+
+
+def _signal44(audio: np.ndarray):
+    import onnxruntime
+    import soxr
+    from madmom.audio.signal import Signal
+
+    onnxruntime.set_default_logger_severity(3)  # madmom's ONNX graphs warn about output shapes on every call
+    # madmom's models were trained on 44.1 kHz input; madmom would resample through ffmpeg, soxr does it here
+    return Signal(soxr.resample(audio.astype(np.float32), TEACHER_RATE, 44100), sample_rate=44100)
+
+
+def _windows(frames: int, fps: float, window_s: float, hop_s: float) -> list[tuple[int, int]]:
+    """``[start, stop)`` of a window centred on each teacher frame ``k`` (time ``k * hop_s``), cut to the file;
+    a file shorter than a window is one window."""
+    half, n = int(round(window_s * fps / 2)), max(1, int(np.ceil(frames / (hop_s * fps))))
+    out = []
+    for k in range(n):
+        centre = int(round(k * hop_s * fps))
+        a, b = max(0, centre - half), min(frames, centre + half)
+        out.append((a, b) if b - a >= half else (max(0, min(a, frames - 2 * half)), min(frames, max(b, 2 * half))))
+    return out
+
+
+def _key(audio: np.ndarray) -> np.ndarray:
+    from madmom.features.key import CNNKeyRecognitionProcessor
+    from madmom.ml.nn.activations import softmax
+
+    proc = CNNKeyRecognitionProcessor()
+    spec = np.asarray(proc.processors[3](proc.processors[2](proc.processors[1](proc.processors[0](_signal44(audio))))))
+    net, fps = proc.processors[4], 5.0  # the key CNN's spectrogram frame rate
+    rows = [softmax(net(spec[a:b])[np.newaxis])[0] for a, b in _windows(len(spec), fps, KEY_WINDOW_S, KEY_HOP_S)]
+    return np.asarray(rows, dtype=np.float32)
+
+
+def _tempo(audio: np.ndarray) -> np.ndarray:
+    from madmom.features.beats import TCNBeatProcessor
+
+    act = np.asarray(TCNBeatProcessor()(_signal44(audio)), dtype=np.float64)  # beat activation, 100 fps
+    fps = 100.0
+    lags = 60.0 * fps / TEMPO_BPM  # a tempo's beat period in activation frames (fractional)
+    rows = []
+    for a, b in _windows(len(act), fps, TEMPO_WINDOW_S, TEMPO_HOP_S):
+        x = act[a:b] - act[a:b].mean()
+        n = len(x)
+        spec = np.fft.rfft(x, 2 * n)
+        ac = np.fft.irfft(spec * np.conj(spec))[:n] / n
+        # every multiple of the beat period correlates too: weigh tempi by a perceptual prior, as Ellis (2007)
+        sal = np.clip(np.interp(lags, np.arange(n), ac, right=0.0), 0.0, None) * TEMPO_PRIOR
+        rows.append(sal / sal.max() if sal.max() > 1e-9 else sal)
+    return np.asarray(rows, dtype=np.float32)
+
+
 TEACHER_SPECS = {
     "basic-pitch": TeacherSpec("basic-pitch", 176, TEACHER_RATE / BasicPitch.hop_samples, "bce",
                                "Basic Pitch (Bittner et al., ICASSP 2022), nmp.onnx of the basic-pitch 0.4.0 "
@@ -124,6 +186,11 @@ TEACHER_SPECS = {
     "cqt": TeacherSpec("cqt", 144, 50.0, "mse", "log spectrogram with 24 bands per octave, 30 Hz-10 kHz "
                        "(madmom), z-scored per band and file: MERT's CQT teacher"),
     "chroma": TeacherSpec("chroma", 12, 10.0, "bce", "madmom deep chroma (Korzeniowski & Widmer 2016)"),
+    "key": TeacherSpec("key", 24, 1 / KEY_HOP_S, "bce", "madmom key CNN (Korzeniowski & Widmer 2018) on 8 s "
+                       "windows every 2 s: local key probabilities, 12 major then 12 minor keys from A"),
+    "tempo": TeacherSpec("tempo", len(TEMPO_BPM), 1 / TEMPO_HOP_S, "bce", "madmom TCN beat activation (Davies & "
+                         "Böck 2019), autocorrelated over 6 s windows every second: salience of 24 tempi, "
+                         "40-240 BPM, peak 1"),
     "basic-pitch-notes": TeacherSpec("basic-pitch-notes", 176, TEACHER_RATE / BasicPitch.hop_samples, "bce",
                                      "Basic Pitch's posteriors made hard with its own default thresholds (note "
                                      "> 0.3, onset > 0.5): 0/1 targets whose loss is all signal (the soft "
@@ -147,6 +214,10 @@ def make_teacher(name: str) -> Callable[[np.ndarray], np.ndarray]:
         return _cqt
     if name == "chroma":
         return _chroma
+    if name == "key":
+        return _key
+    if name == "tempo":
+        return _tempo
     raise ValueError(f"unknown teacher {name!r}; choose from {', '.join(TEACHERS)}")
 
 

@@ -125,16 +125,19 @@ class Stage2Module(L.LightningModule):
                  teacher_layer: int | None = None, teacher_levels: tuple[str, ...] | None = None,
                  teacher_weight: float = 1.0, levels: tuple[str, ...] | None = None,
                  contrastive_weight: float = 0.0, contrastive_temperature: float = 0.1, teacher_delay: int = 0,
-                 readout_teacher: TeacherHeadSpec | None = None, train_priors: bool = True):
+                 readout_teacher: TeacherHeadSpec | list[TeacherHeadSpec] | None = None, train_priors: bool = True):
         super().__init__()
         self.model, self.lr = model, lr
-        # the model's readout stack (hqvae.readout) learns this teacher's targets; with train_priors
-        # False the priors are frozen and only the readout trains
-        if readout_teacher and model.readout is None:
+        # the model's readout stack (hqvae.readout) learns these teachers' targets (one spec or several, their
+        # channels side by side in its head); with train_priors False the priors are frozen and only the readout trains
+        if isinstance(readout_teacher, TeacherHeadSpec):
+            readout_teacher = [readout_teacher]
+        self.readout_teachers = list(readout_teacher or [])
+        if self.readout_teachers and model.readout is None:
             raise ValueError("readout_teacher needs a model with a readout (FoundationConfig.readout)")
-        if not train_priors and not readout_teacher:
+        if not train_priors and not self.readout_teachers:
             raise ValueError("with the priors frozen, only a readout is left to train: give readout_teacher")
-        self.readout_teacher, self.train_priors = readout_teacher, train_priors
+        self.train_priors = train_priors
         # the priors trained here (default all); the others keep their weights
         self.levels = tuple(levels or model.levels)
         unknown = set(self.levels) - set(model.levels)
@@ -192,10 +195,10 @@ class Stage2Module(L.LightningModule):
                 tokens = self.model.codec.encode(batch["audio"])
         levels = self.model.levels
         loss = 0.0
-        if self.readout_teacher:
-            r_loss = self.readout_loss(tokens, targets[self.readout_teacher.name])
-            self.log(f"stage2/readout_{self.readout_teacher.name}", r_loss)
-            loss = loss + r_loss
+        if self.readout_teachers:
+            for t, r_loss in zip(self.readout_teachers, self.readout_losses(tokens, targets), strict=True):
+                self.log(f"stage2/readout_{t.name}", r_loss)
+                loss = loss + r_loss
         for i, level in enumerate(levels):
             if level not in self.levels or not self.train_priors:
                 continue
@@ -224,9 +227,9 @@ class Stage2Module(L.LightningModule):
         self.log("stage2/loss", loss, prog_bar=True)
         return loss
 
-    def readout_loss(self, tokens: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
-        """The readout's loss on a teacher's ``target`` ``(batch, top frames, channels)``. It reads the priors'
-        states as extraction gives them (one unshifted pass: frame ``t`` has seen its own token), not the
+    def readout_losses(self, tokens: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        """The readout's loss on each of its teachers' targets ``(batch, top frames, channels)``. It reads the
+        priors' states as extraction gives them (one unshifted pass: frame ``t`` has seen its own token), not the
         next-token pass; without gradient into frozen priors."""
         top, below = self.model.levels[:2]
         src = self.model.config.readout.source_layers
@@ -239,7 +242,8 @@ class Stage2Module(L.LightningModule):
             top_in += [ts[j] for j in src]
             below_in += [bs[j] for j in src]
         readout = self.model.readout
-        return readout.loss(readout.hidden_states(top_in, below_in), target, self.readout_teacher.loss)
+        return readout.losses(readout.hidden_states(top_in, below_in), [targets[t.name] for t in self.readout_teachers],
+                              [t.loss for t in self.readout_teachers])
 
     def teacher_prediction(self, level: str, teacher: str, states: list[torch.Tensor],
                            targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -271,6 +275,6 @@ class Stage2Module(L.LightningModule):
     def configure_optimizers(self):
         params = [p for lv in self.levels for p in self.model.priors[lv].parameters()] if self.train_priors else []
         params += list(self.teacher_heads.parameters()) + list(self.contrastive_heads.parameters())
-        if self.readout_teacher:
+        if self.readout_teachers:
             params += list(self.model.readout.parameters())
         return torch.optim.Adam(params, lr=self.lr)

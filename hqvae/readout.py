@@ -44,7 +44,7 @@ class ReadoutConfig:
     # prior layers read besides the codec's code vectors, at each of the two coarsest levels (0 = the
     # prior's input embedding); () reads the code vectors alone
     source_layers: tuple[int, ...] = ()
-    # width of the training head (the teacher's channels)
+    # width of the training head (the teachers' channels, side by side)
     outputs: int = 176
     # how the head's outputs become the feature ``readout.head``: "sigmoid" for a teacher of probabilities
     # (binary cross-entropy), "none" for a regression teacher (mean squared error)
@@ -146,16 +146,28 @@ class Readout(nn.Module):
         return self.head(self.norm(states[-1]))
 
     def posteriors(self, states: list[torch.Tensor]) -> torch.Tensor:
-        """The head's outputs in the teacher's space, ``(batch, frames, outputs)``: the feature ``readout.head``
-        (for Basic Pitch notes: 88 note then 88 onset probabilities, keys A0..C8)."""
+        """The head's outputs in the teachers' space, ``(batch, frames, outputs)``: the feature ``readout.head``
+        (the teachers' channels side by side in training order; for Basic Pitch notes 88 note then 88 onset
+        probabilities, keys A0..C8)."""
         logits = self.logits(states)
         return torch.sigmoid(logits) if self.cfg.head_activation == "sigmoid" else logits
 
     def loss(self, states: list[torch.Tensor], target: torch.Tensor, kind: str = "bce") -> torch.Tensor:
         """The head's loss against a teacher's targets ``(batch, frames, outputs)``: binary cross-entropy for
         targets in [0, 1] (``"bce"``), else mean squared error (``"mse"``)."""
+        return self.losses(states, [target], [kind])[0]
+
+    def losses(self, states: list[torch.Tensor], targets: list[torch.Tensor], kinds: list[str]) -> list[torch.Tensor]:
+        """One loss per teacher of a head that predicts several side by side: ``targets[i]`` ``(batch, frames,
+        channels_i)`` fills the head's next ``channels_i`` outputs, scored by ``kinds[i]`` ("bce" or "mse"), each
+        a mean over its own channels (a teacher of 24 channels weighs as much as one of 176)."""
         pred = self.logits(states)
-        n = min(pred.shape[1], target.shape[1])
-        if kind == "bce":
-            return F.binary_cross_entropy_with_logits(pred[:, :n], target[:, :n])
-        return F.mse_loss(pred[:, :n], target[:, :n])
+        widths = [t.shape[-1] for t in targets]
+        if sum(widths) != pred.shape[-1]:
+            raise ValueError(f"the readout's head has {pred.shape[-1]} outputs, the teachers' targets {widths}")
+        out = []
+        for p, y, kind in zip(pred.split(widths, dim=-1), targets, kinds, strict=True):
+            n = min(p.shape[1], y.shape[1])
+            out.append(F.binary_cross_entropy_with_logits(p[:, :n], y[:, :n]) if kind == "bce"
+                       else F.mse_loss(p[:, :n], y[:, :n]))
+        return out

@@ -4,6 +4,8 @@
 # 3 MB per hour) to travel to a GPU machine for stage 2 (scripts/gpu_stage2.sh).
 # Teachers run here, once per file, cached in OUT/teacher-cache; renderer labels are never read.
 #   OUT=build/v2 MUSIC_HOURS=4 RENDER_HOURS=1.5 bash scripts/booster_v2_tokens.sh [part]
+# TEACHERS (comma-separated, default basic-pitch-notes) and TOKENS (the corpus folder, default OUT/tokens) choose
+# another corpus of the same files, e.g. round 8's: TEACHERS=basic-pitch-notes,key,tempo TOKENS=build/v2/tokens-kt
 # With a part (music | renders), only that part's files are encoded (parts may run side by side);
 # without, every part is encoded (what is done is reused) and the corpus OUT/tokens is assembled.
 set -euo pipefail
@@ -11,13 +13,15 @@ OUT=${OUT:-build/v2}
 MUSIC_HOURS=${MUSIC_HOURS:-4}
 RENDER_HOURS=${RENDER_HOURS:-1.5}  # per render group (six groups)
 THREADS=${THREADS:-1}
+TEACHERS=${TEACHERS:-basic-pitch-notes}
+TOKENS=${TOKENS:-$OUT/tokens}
 music=("$OUT/music/audio@$MUSIC_HOURS")
 renders=()
 for group in procedural-fluidr3-fx procedural-timgm-fx music21-fluidr3-fx music21-timgm procedural-basic-fx music21-basic; do
   renders+=("$OUT/renders/$group:*/mix.flac@$RENDER_HOURS")
 done
 tokenize() {
-  booster data tokenize "$OUT/tokens" "$@" --teachers basic-pitch-notes --teacher-cache "$OUT/teacher-cache" \
+  booster data tokenize "$TOKENS" "$@" --teachers "$TEACHERS" --teacher-cache "$OUT/teacher-cache" \
     --threads "$THREADS" --seed 0
 }
 case "${1:-all}" in

@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
@@ -179,3 +180,45 @@ def test_pretrain_readout_only_on_a_token_corpus(rendered_corpus, micro_ckpt, tm
     r = b.model.readout
     with torch.inference_mode():
         torch.testing.assert_close(head, r.head(r.norm(feats)))
+
+
+def test_readout_learns_several_teachers_side_by_side():
+    torch.manual_seed(0)
+    cfg = _config(())
+    cfg.readout = replace(cfg.readout, outputs=8)
+    model = FoundationModel(cfg).train()
+    specs = [TeacherHeadSpec("notes", 5, "bce"), TeacherHeadSpec("key", 3, "bce")]
+    module = Stage2Module(model, readout_teacher=specs, train_priors=False)
+    logged = {}
+    module.log = lambda name, value, **k: logged.__setitem__(name, float(value))
+    tokens = {lv: t.repeat(2, 1)[:, : 64 * 4 ** i] for i, (lv, t) in enumerate(_tokens(model, 1.0).items())}
+    targets = {"notes": (torch.rand(2, 64, 5) > 0.8).float(), "key": torch.softmax(torch.randn(2, 64, 3), -1)}
+    loss = module.training_step({"tokens": tokens, "teachers": targets}, 0)
+    with torch.no_grad():  # each teacher scored on its own slice of the head, as a mean over its own channels
+        logits = model.readout.logits(model.readout.hidden_states([model.codec.embed("top", tokens["top"])],
+                                                                  [model.codec.embed("mid", tokens["mid"])]))
+        notes = F.binary_cross_entropy_with_logits(logits[..., :5], targets["notes"])
+        key = F.binary_cross_entropy_with_logits(logits[..., 5:], targets["key"])
+    assert logged["stage2/readout_notes"] == pytest.approx(float(notes), rel=1e-5)
+    assert logged["stage2/readout_key"] == pytest.approx(float(key), rel=1e-5)
+    torch.testing.assert_close(loss.detach(), notes + key)
+    with pytest.raises(ValueError, match="8 outputs"):
+        model.readout.losses([torch.zeros(1, 4, model.readout.cfg.dim)], [torch.zeros(1, 4, 5)], ["bce"])
+
+
+def test_with_readout_widens_a_trained_head_for_new_teachers():
+    from booster.pretrain import with_readout
+
+    torch.manual_seed(0)
+    model = FoundationModel(_config()).eval()  # a readout trained on one teacher of 5 channels
+    wider = with_readout(model, [5, 3], ["bce", "bce"]).eval()
+    assert wider.readout.cfg.outputs == 8 and wider.readout.cfg.source_layers == (1, 2)
+    old, new = model.state_dict(), wider.state_dict()
+    for key in old:  # all kept, the head's first 5 rows too
+        torch.testing.assert_close(new[key][:5] if key.startswith("readout.head.") else new[key], old[key], msg=key)
+    assert not torch.equal(new["readout.head.weight"][5:], torch.zeros(3, model.readout.cfg.dim))  # fresh rows
+    assert with_readout(model, [5], ["bce"]) is model  # the width it has: kept as it is
+    with pytest.raises(ValueError, match="listed first"):
+        with_readout(model, [3, 5], ["bce", "bce"])
+    with pytest.raises(ValueError, match="one loss"):
+        with_readout(model, [5, 3], ["bce", "mse"])

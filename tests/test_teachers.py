@@ -1,4 +1,4 @@
-"""Teacher targets (Basic Pitch's ONNX model, CQT, deep chroma) and stage-2 training with teacher heads."""
+"""Teacher targets (Basic Pitch's ONNX model, CQT, deep chroma, key, tempo) and stage-2 training with teacher heads."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from booster.cli import app
 from booster.pretrain import RandomCrops
-from booster.teachers import TEACHER_RATE, TEACHER_SPECS, make_teacher, teacher_targets
+from booster.teachers import TEACHER_RATE, TEACHER_SPECS, TEMPO_BPM, make_teacher, teacher_targets
 
 
 def tone(freq: float, seconds: float = 3.0) -> np.ndarray:
@@ -37,6 +37,40 @@ def test_cqt_and_chroma_teachers():
     np.testing.assert_allclose(cqt.mean(axis=0), 0.0, atol=1e-3)  # z-scored per band
     chroma = make_teacher("chroma")(tone(440.0))
     assert chroma.shape[1] == 12 and chroma[5:-5].mean(axis=0).argmax() == 9  # pitch class A (C = 0)
+
+
+def cadences(root: int, repeats: int = 3) -> np.ndarray:
+    """I-IV-V-I in the major key of MIDI note ``root``, one decaying chord (with its bass an octave down) a second."""
+    t = np.arange(TEACHER_RATE) / TEACHER_RATE
+    chords = [[0, 4, 7], [5, 9, 12], [7, 11, 14], [0, 4, 7]] * repeats
+    return np.concatenate([sum(np.sin(2 * np.pi * 440 * 2 ** ((root + m - 69) / 12) * t) * np.exp(-3 * t)
+                               for m in [*c, c[0] - 12]) / 4 for c in chords]).astype(np.float32)
+
+
+def test_key_teacher_names_the_key_of_cadences():
+    from madmom.features.key import KEY_LABELS
+
+    for root, name in ((60, "C major"), (67, "G major")):
+        y = make_teacher("key")(cadences(root))
+        assert y.shape == (6, 24)  # 12 s at one frame per 2 s
+        np.testing.assert_allclose(y.sum(axis=1), 1.0, atol=1e-4)  # a distribution over the 24 keys
+        assert [KEY_LABELS[k] for k in y.argmax(axis=1)] == [name] * 6
+
+
+def test_tempo_teacher_finds_the_tempo_of_clicks():
+    def clicks(bpm: float, seconds: float = 10.0) -> np.ndarray:
+        x = np.zeros(int(seconds * TEACHER_RATE), np.float32)
+        for start in np.arange(0, seconds, 60 / bpm):
+            a = int(start * TEACHER_RATE)
+            x[a:a + 300] = 0.5 * np.sin(np.arange(len(x[a:a + 300])) * 0.6)
+        return x
+
+    for bpm in (80.0, 150.0):
+        y = make_teacher("tempo")(clicks(bpm))
+        assert y.shape == (10, len(TEMPO_BPM)) and y.max() == pytest.approx(1.0)
+        found = TEMPO_BPM[y[2:-2].argmax(axis=1)]  # windows away from the edges
+        assert np.all(np.abs(np.log2(found / bpm)) < 0.08), (bpm, found)
+    assert make_teacher("tempo")(clicks(120.0, 3.0)).shape == (3, len(TEMPO_BPM))  # shorter than a window
 
 
 def test_teacher_targets_are_cached(tmp_path, monkeypatch):

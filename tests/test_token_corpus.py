@@ -175,3 +175,16 @@ def test_model_card_of_a_stage2_only_run(micro_ckpt):
     assert "stage-2 NLL (nats) top 3.380, mid 3.940" in card and "top_basic-pitch-notes 0.0814" in card
     assert "| **total** | **10.00** | **2.50** |" in card and "| ufoai-music | 4.00 | 1.00 | Debian | CC-BY-3.0 |" in card
     assert "Basic Pitch" in card and "| probe |" in card
+
+
+def test_model_card_names_every_teacher_of_a_readout(micro_ckpt):
+    from booster.model_card import teacher_lines
+
+    training = {"teachers": ["basic-pitch-notes", "key", "tempo"], "readout_teacher": "basic-pitch-notes",
+                "readout_teachers": ["basic-pitch-notes", "key", "tempo"], "prior_levels": []}
+    lines = teacher_lines(training)
+    assert "in this order" in lines[0] and len(lines) == 4
+    assert lines[1].startswith("  - `basic-pitch-notes` (176 channels)") and "key CNN" in lines[2] and "TCN" in lines[3]
+    # a card written before readouts had several teachers names its one
+    old = teacher_lines({**training, "teachers": ["basic-pitch-notes"], "readout_teachers": None})
+    assert len(old) == 2 and "`basic-pitch-notes`" in old[1]
