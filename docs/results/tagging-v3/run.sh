@@ -14,7 +14,7 @@ mkdir -p $D $O
                     $B data render $D/proc --tracks 150 --seconds 10 --source procedural --synth fluidsynth --seed 502 --start-index 151; }
 [ -d $D/ood ] || { $B data render $D/ood --tracks 40 --seconds 10 --source music21 --synth basic --seed 503
                    $B data render $D/ood --tracks 40 --seconds 10 --source music21 --synth fluidsynth --seed 504 --start-index 41; }
-$B experiment low-data tagging --data $D/proc --out $O/run --fractions 0.1,1.0 --seeds 5 \
+$B experiment low-data tagging --data $D/proc --out $O/run --fractions 0.05,0.1,0.25,1.0 --seeds 5 \
    --variants baseline,boosted,control,capacity --workers 2 --max-minutes 5 \
    --features readout.layer6,top.layer4,mid.layer4
 $B evaluate tagging --run $O/run --data $D/ood --split all --out $O/run/ood-music21
