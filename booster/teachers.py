@@ -110,16 +110,6 @@ def _cqt(audio: np.ndarray) -> np.ndarray:
     return ((spec - spec.mean(axis=0)) / (spec.std(axis=0) + 1e-3)).astype(np.float32)
 
 
-def _chroma(audio: np.ndarray) -> np.ndarray:
-    import onnxruntime
-    import soxr
-    from madmom.audio.chroma import DeepChromaProcessor
-    from madmom.audio.signal import Signal
-
-    onnxruntime.set_default_logger_severity(3)  # madmom's ONNX graphs warn about output shapes on every call
-    # the model was trained on 44.1 kHz input; madmom would resample through ffmpeg, soxr does it here
-    audio44 = soxr.resample(audio.astype(np.float32), TEACHER_RATE, 44100)
-    return np.asarray(DeepChromaProcessor()(Signal(audio44, sample_rate=44100)), dtype=np.float32)
 
 
 KEY_WINDOW_S, KEY_HOP_S = 8.0, 2.0
@@ -136,6 +126,12 @@ def _signal44(audio: np.ndarray):
     onnxruntime.set_default_logger_severity(3)  # madmom's ONNX graphs warn about output shapes on every call
     # madmom's models were trained on 44.1 kHz input; madmom would resample through ffmpeg, soxr does it here
     return Signal(soxr.resample(audio.astype(np.float32), TEACHER_RATE, 44100), sample_rate=44100)
+
+
+def _chroma(audio: np.ndarray) -> np.ndarray:
+    from madmom.audio.chroma import DeepChromaProcessor
+
+    return np.asarray(DeepChromaProcessor()(_signal44(audio)), dtype=np.float32)
 
 
 def _windows(frames: int, fps: float, window_s: float, hop_s: float) -> list[tuple[int, int]]:
