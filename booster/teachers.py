@@ -150,8 +150,11 @@ def _key(audio: np.ndarray) -> np.ndarray:
     from madmom.features.key import CNNKeyRecognitionProcessor
     from madmom.ml.nn.activations import softmax
 
-    proc = CNNKeyRecognitionProcessor()
-    spec = np.asarray(proc.processors[3](proc.processors[2](proc.processors[1](proc.processors[0](_signal44(audio))))))
+    proc = CNNKeyRecognitionProcessor()  # signal, frames, STFT, spectrogram, then the network and softmax
+    spec = _signal44(audio)
+    for step in proc.processors[:4]:  # the spectrogram once; the network then reads each window of it
+        spec = step(spec)
+    spec = np.asarray(spec)
     net, fps = proc.processors[4], 5.0  # the key CNN's spectrogram frame rate
     rows = [softmax(net(spec[a:b])[np.newaxis])[0] for a, b in _windows(len(spec), fps, KEY_WINDOW_S, KEY_HOP_S)]
     return np.asarray(rows, dtype=np.float32)

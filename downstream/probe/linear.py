@@ -24,11 +24,11 @@ def pooled(frames: list[np.ndarray]) -> np.ndarray:
     return np.stack([np.concatenate([x.mean(axis=0), x.std(axis=0)]) for x in frames])
 
 
-def tag_auc(x: np.ndarray, tags: np.ndarray, train: list[int], test: list[int], c: float = 1.0) -> float:
-    """Macro ROC-AUC on ``test`` of per-tag logistic regressions fit on ``train``.
+def per_tag_auc(x: np.ndarray, tags: np.ndarray, train: list[int], test: list[int], c: float = 1.0) -> np.ndarray:
+    """ROC-AUC on ``test`` of one logistic regression per tag fit on ``train``, ``(n_tags,)``.
 
-    ``x``: ``(tracks, dim)`` pooled features; ``tags``: ``(tracks, n_tags)`` 0/1. Tags with a single
-    class among the training or the test tracks are left out (they cannot be fit or scored).
+    ``x``: ``(tracks, dim)`` pooled features; ``tags``: ``(tracks, n_tags)`` 0/1. A tag with a single class
+    among the training or the test tracks is nan (it cannot be fit or scored).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
@@ -36,14 +36,21 @@ def tag_auc(x: np.ndarray, tags: np.ndarray, train: list[int], test: list[int], 
 
     scaler = StandardScaler().fit(x[train])
     xtr, xte = scaler.transform(x[train]), scaler.transform(x[test])
-    aucs = []
+    out = np.full(tags.shape[1], np.nan)
     for k in range(tags.shape[1]):
         ytr, yte = tags[train, k], tags[test, k]
         if len(set(ytr)) < 2 or len(set(yte)) < 2:
             continue
         clf = LogisticRegression(C=c, max_iter=2000).fit(xtr, ytr)
-        aucs.append(roc_auc_score(yte, clf.decision_function(xte)))
-    return float(np.mean(aucs)) if aucs else float("nan")
+        out[k] = roc_auc_score(yte, clf.decision_function(xte))
+    return out
+
+
+def tag_auc(x: np.ndarray, tags: np.ndarray, train: list[int], test: list[int], c: float = 1.0) -> float:
+    """Macro ROC-AUC on ``test`` of per-tag logistic regressions fit on ``train`` (:func:`per_tag_auc`), over
+    the tags that could be scored."""
+    aucs = per_tag_auc(x, tags, train, test, c)
+    return float(np.nanmean(aucs)) if np.isfinite(aucs).any() else float("nan")
 
 
 class FrameProbe:

@@ -13,13 +13,10 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
-from sklearn.preprocessing import StandardScaler
 
 from booster.checkpoint import DEFAULT_CHECKPOINT, fingerprint
 from downstream.inputs import random_checkpoint
-from downstream.probe.linear import pooled
+from downstream.probe.linear import per_tag_auc, pooled
 from downstream.probe.probe_set import load_probe_set
 from downstream.probe.representations import booster_frames
 from downstream.probe.run import ProbeConfig, representations
@@ -27,20 +24,6 @@ from downstream.probe.run import ProbeConfig, representations
 WORK = "build/probe"
 SHOWN = ("logmel", "semitone", "booster:all", "booster:top.layer4", "booster:mid.layer4", "booster:readout.layer6",
          "booster:readout.head", "random:all")
-
-
-def per_tag_auc(x: np.ndarray, tags: np.ndarray, train: list[int], test: list[int], c: float) -> np.ndarray:
-    """ROC-AUC per tag (nan where a tag has one class in train or test), as ``linear.tag_auc`` fits them."""
-    scaler = StandardScaler().fit(x[train])
-    xtr, xte = scaler.transform(x[train]), scaler.transform(x[test])
-    out = np.full(tags.shape[1], np.nan)
-    for k in range(tags.shape[1]):
-        ytr, yte = tags[train, k], tags[test, k]
-        if len(set(ytr)) < 2 or len(set(yte)) < 2:
-            continue
-        clf = LogisticRegression(C=c, max_iter=2000).fit(xtr, ytr)
-        out[k] = roc_auc_score(yte, clf.decision_function(xte))
-    return out
 
 
 def main(checkpoint: str, split: str = "test") -> None:

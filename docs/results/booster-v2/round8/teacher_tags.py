@@ -11,13 +11,12 @@ import sys
 
 import numpy as np
 
-from downstream.probe.linear import pooled
+from downstream.probe.linear import per_tag_auc, pooled
 from downstream.probe.probe_set import load_probe_set
 from downstream.probe.representations import teacher_frames
 from downstream.probe.run import ProbeConfig
 
-sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from tag_breakdown import WORK, per_tag_auc  # noqa: E402
+WORK = "build/probe"
 
 TEACHERS = ["key", "tempo"]
 SHOWN_TAGS = ("mode:major", "tempo:fast", "tempo:medium", "tempo:slow")
