@@ -4,7 +4,8 @@
 # Run from the repository root on the GPU machine (the device tool), with the corpus in gpu_data/tokens
 # and the wheels of the packages that machine lacks in .whl (see docs/results/booster-v2/README.md):
 #   MINUTES=7 OUT=/some/dir bash scripts/gpu_stage2.sh
-# Each arm leaves OUT/ARM.tar: its checkpoint folder, CSV logs and the command's output (pretrain.log).
+# Each arm leaves OUT/ARM.safetensors (its weights) and its config, training summary, CSV logs and the
+# command's output (pretrain.log) in OUT/small.tar (the device tool brings back at most 8 files of 16 MiB).
 # DEVICE=cpu runs the same recipe here (a smoke test; the arms then share two cores).
 set -euo pipefail
 MINUTES=${MINUTES:-7}
@@ -32,10 +33,20 @@ flags_of() {
     bpn-w30) echo "--teachers basic-pitch-notes --teacher-weight 30" ;;
     bpn-w10-con) echo "--teachers basic-pitch-notes --teacher-weight 10 --contrastive-weight 1" ;;
     bpn-w30-con) echo "--teachers basic-pitch-notes --teacher-weight 30 --contrastive-weight 1" ;;
+    # round 9: from the bundled checkpoint (priors already trained), at half the peak rate
+    prior-bp) echo "--teachers basic-pitch-notes --teacher-weight 10 --lr 5e-4" ;;
+    prior-bpkt) echo "--teachers basic-pitch-notes,key,tempo --teacher-weight 10 --lr 5e-4" ;;
+    readout-bp) echo "--teachers basic-pitch-notes --readout-only --lr 5e-4 --lr-warmup-steps 50" ;;
     *) echo "unknown arm $1" >&2; exit 2 ;;
   esac
 }
 mkdir -p "$OUT" "$RUNS"
+if command -v nvidia-smi > /dev/null; then  # utilisation every 15 s, to say whether the GPU was the limit
+  # (its output goes to the file alone, and it is stopped at the end: a writer left on the command's
+  # stdout would keep a `| tail` after this script waiting until the device tool's limit)
+  nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 15 > "$RUNS/gpu-util.csv" 2>&1 &
+  monitor=$!
+fi
 pids=()
 for arm in $ARMS; do
   # shellcheck disable=SC2046
@@ -47,12 +58,16 @@ for arm in $ARMS; do
 done
 status=0
 for p in "${pids[@]}"; do wait "$p" || status=1; done
+small=()
 for arm in $ARMS; do
   echo "== $arm"; tail -c 1500 "$RUNS/$arm.log"
   [ -f "$RUNS/$arm/model.safetensors" ] || { echo "$arm: no checkpoint"; continue; }
   cp "$RUNS/$arm.log" "$RUNS/$arm/pretrain.log"
-  tar -C "$RUNS" -cf "$OUT/$arm.tar" "$arm/config.json" "$arm/model.safetensors" "$arm/training.json" "$arm/logs" \
-    "$arm/pretrain.log"
+  cp "$RUNS/$arm/model.safetensors" "$OUT/$arm.safetensors"
+  small+=("$arm/config.json" "$arm/training.json" "$arm/logs" "$arm/pretrain.log")
 done
+[ -n "${monitor:-}" ] && kill "$monitor" 2> /dev/null
+[ -f "$RUNS/gpu-util.csv" ] && small+=(gpu-util.csv)
+[ ${#small[@]} -gt 0 ] && tar -C "$RUNS" -cf "$OUT/small.tar" "${small[@]}"
 command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,memory.used --format=csv,noheader
 exit $status
