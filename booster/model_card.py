@@ -80,15 +80,18 @@ def teacher_lines(training: dict) -> list[str]:
     names = training.get("teachers") or []
     if not names:
         return ["- Teachers: none (stage 2 is next-token prediction only)."]
-    if training.get("readout_teacher") and not training.get("prior_levels"):
-        readout = training.get("readout_teachers") or [training["readout_teacher"]]
-        return ["- Teachers of the readout (targets computed once per training file, never at extraction; their "
-                "channels side by side in its head, in this order):",
-                *(f"  - `{n}` ({TEACHER_SPECS[n].channels} channels): {TEACHER_SPECS[n].source}" for n in readout)]
+    readout = (training.get("readout_teachers") or [training["readout_teacher"]]) if training.get("readout_teacher") else []
+    readout_lines = ["- Teachers of the readout (targets computed once per training file, never at extraction; their "
+                     "channels side by side in its head, in this order):",
+                     *(f"  - `{n}` ({TEACHER_SPECS[n].channels} channels): {TEACHER_SPECS[n].source}" for n in readout)]
+    if readout and not training.get("prior_levels"):
+        return readout_lines
     delay = f", reading {training['teacher_delay']} top frames late" if training.get("teacher_delay") else ""
-    return [f"- Teachers (stage-2 heads on the last prior layer, weight {training.get('teacher_weight')}{delay}; "
-            "targets computed once per training file, never at extraction):",
-            *(f"  - `{n}`: {TEACHER_SPECS[n].source}" for n in names)]
+    heads = [f"- Teachers (stage-2 heads on the last prior layer, weight {training.get('teacher_weight')}{delay}; "
+             "targets computed once per training file, never at extraction):",
+             *(f"  - `{n}`: {TEACHER_SPECS[n].source}" for n in names)]
+    # a merged checkpoint (priors of one run, readout of another) was taught in both places
+    return heads + (readout_lines if training.get("readout_training") else [])
 
 
 def budget_lines(training: dict) -> list[str]:
@@ -98,6 +101,17 @@ def budget_lines(training: dict) -> list[str]:
                 f"from) for {training['minutes_budget']} min wall clock on {training.get('device_name') or training['device']}, "
                 f"from a token corpus of that codec (`booster data tokenize`): {training['stage2_steps']} steps in "
                 f"all, batch {training['batch_size']} x {training['stage2_crop_seconds']:.2f} s crops."]
+    if training.get("token_corpus") and training.get("readout_training"):
+        r = training["readout_training"]
+        return [f"- Two runs from the same checkpoint, merged (`docs/results/booster-v2/round9/merge_arms.py`: the priors "
+                f"of one, the readout of the other; the readout reads the code vectors alone). The priors of levels "
+                f"{', '.join(training['prior_levels'])}: {training['minutes_budget']} min wall clock on "
+                f"{training.get('device_name') or training['device']}, {training['stage2_steps']} stage-2 steps in all, "
+                f"batch {training['batch_size']} x {training['stage2_crop_seconds']:.2f} s crops. The readout alone "
+                f"(priors frozen): {r['minutes_budget']} min on {r.get('device_name') or r['device']}, "
+                f"{r['stage2_steps']} steps in all, batch {r['batch_size']} x {r['stage2_crop_seconds']:.2f} s crops. "
+                "Both from a token corpus of the codec they started from (`booster data tokenize`); the codec is that "
+                "checkpoint's, bit for bit."]
     if training.get("token_corpus"):
         return [f"- This run trained stage 2 only (the priors of levels {', '.join(training['prior_levels'])}) "
                 f"for {training['minutes_budget']} min wall clock on {training.get('device_name') or training['device']}, "
@@ -151,6 +165,9 @@ def render_card(ckpt: Path, training: dict, report: dict, command: str, data_not
     cfg = read_config(ckpt)["model"]
     codec, prior = cfg["codec"], cfg["prior"]
     s1, s2 = training.get("final_stage1", {}), training.get("final_stage2", {})
+    if training.get("readout_training"):  # a merged checkpoint: its readout's losses come from the other run
+        s2 = {**s2, **{k: v for k, v in training["readout_training"].get("final_stage2", {}).items()
+                       if k.startswith("stage2/readout_")}}
     lines = [
         "# mfm-booster default model (tiny)",
         "",

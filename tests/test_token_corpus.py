@@ -188,3 +188,26 @@ def test_model_card_names_every_teacher_of_a_readout(micro_ckpt):
     # a card written before readouts had several teachers names its one
     old = teacher_lines({**training, "teachers": ["basic-pitch-notes"], "readout_teachers": None})
     assert len(old) == 2 and "`basic-pitch-notes`" in old[1]
+
+
+def test_model_card_of_a_merged_checkpoint(micro_ckpt):
+    """Priors of one run and the readout of another: the card names both runs, both sets of teachers and the
+    readout's own loss."""
+    from booster.model_card import render_card
+
+    levels = {lv: {"usage_pct": 99.0, "perplexity": 20.0} for lv in ("top", "mid", "fine")}
+    report = {"held_out_seconds": 10.0, "hqvae": {"levels": levels, "mr_stft": 1.5, "si_sdr_db": 10.0},
+              "vq_baseline": {"levels": levels, "mr_stft": 1.6, "si_sdr_db": 9.0}, "prior": {}}
+    run = {"hours": 13.0, "clips_used": 1146, "token_corpus": True, "device": "cuda", "device_name": "NVIDIA H200",
+           "minutes_budget": 7.0, "batch_size": 32, "stage2_crop_seconds": 6.0, "final_stage1": {}}
+    readout_run = {**run, "stage2_steps": 18705, "prior_levels": [], "teachers": ["basic-pitch-notes"],
+                   "readout_teacher": "basic-pitch-notes", "readout_teachers": ["basic-pitch-notes"],
+                   "final_stage2": {"stage2/readout_basic-pitch-notes": 0.0247, "stage2/loss": 0.0247}}
+    training = {**run, "stage2_steps": 12007, "prior_levels": ["top", "mid"], "teachers": ["basic-pitch-notes", "tempo"],
+                "teacher_weight": 10.0, "readout_teacher": "basic-pitch-notes", "readout_teachers": ["basic-pitch-notes"],
+                "readout_training": readout_run,
+                "final_stage2": {"stage2/top_nll": 3.22, "stage2/mid_nll": 3.92, "stage2/top_tempo": 0.267}}
+    card = render_card(micro_ckpt, training, report, "booster pretrain ...", "v2 data")
+    assert "merged" in card and "12007 stage-2 steps" in card and "18705 steps" in card and "nan" not in card
+    assert "Teachers (stage-2 heads" in card and "Teachers of the readout" in card and "TCN" in card
+    assert "readout_basic-pitch-notes 0.0247" in card and "top_tempo 0.2670" in card
