@@ -516,6 +516,14 @@ def cache_cmd(
         fail(str(err))
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         fail(f"--device must be cpu, cuda or cuda:N (got {device!r})")
+    if device.startswith("cuda"):
+        import torch
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = device.partition(":")[2]
+        if not count or (index and (not index.isdigit() or int(index) >= count)):
+            fail(f"--device {device!r}: torch sees {count} CUDA device(s) here (a CPU build of torch, or no GPU); "
+                 "cache with --device cpu, or name one of the GPUs torch sees")
     items = resolve_inputs(input_path)
     if not items:
         fail(f"{input_path}: no audio files found")

@@ -120,6 +120,34 @@ def test_other_model_store_refused_by_cache(audio_folder, micro_ckpt, tmp_path):
     assert res.exit_code == 2 and "stale" in res.output
 
 
+def test_cache_on_a_gpu_torch_cannot_see_is_one_line(audio_folder, micro_ckpt, tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    store_path = tmp_path / "f.zarr"
+    for device in ("cuda", "cuda:1"):
+        res = CliRunner().invoke(app, ["cache", str(audio_folder), "-o", str(store_path), "--model", str(micro_ckpt),
+                                       "--device", device])
+        assert res.exit_code == 2 and "torch sees 0 CUDA device(s)" in res.output and "Traceback" not in res.output
+    assert not store_path.exists()  # refused before anything is written
+
+
+def test_extraction_on_cuda_runs_in_full_fp32():
+    """TF32 changes tokens against the CPU's: a Booster on a CUDA device turns it off, on the CPU it leaves it."""
+    import torch
+
+    from booster.extract import exact_fp32_on
+
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    try:
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+        assert not exact_fp32_on("cpu") and torch.backends.cudnn.allow_tf32
+        assert exact_fp32_on("cuda:0") and exact_fp32_on(torch.device("cuda"))
+        assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
 def _store_contents(path: Path) -> dict:
     store = FeatureStore.open(path)
     return {(t, n): store.read(t, n) for t in store.tracks() for n in store.feature_names()}
