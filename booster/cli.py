@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from booster.device import check_device
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="mfm-booster: music foundation model features as a booster for other models.")
 data_app = typer.Typer(no_args_is_help=True, help="Make and inspect datasets.")
@@ -262,9 +264,8 @@ def pretrain_cmd(
                          contrastive_weight=contrastive_weight, stage2_crop_seconds=stage2_crop_seconds or None,
                          device=device, loader_workers=loader_workers, checkpoint_every=checkpoint_every,
                          readout=readout, readout_only=readout_only)
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        fail(f"--device must be cpu or cuda (got {device!r})")
     try:
+        check_device(device, "train with --device cpu")
         summary = pretrain(audio_dir, out, cfg)
     except (ValueError, TeacherUnavailable) as err:
         fail(str(err))
@@ -514,16 +515,10 @@ def cache_cmd(
         codec = Compression(compression, 3, keep_bits)
     except ValueError as err:
         fail(str(err))
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        fail(f"--device must be cpu, cuda or cuda:N (got {device!r})")
-    if device.startswith("cuda"):
-        import torch
-
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        index = device.partition(":")[2]
-        if not count or (index and (not index.isdigit() or int(index) >= count)):
-            fail(f"--device {device!r}: torch sees {count} CUDA device(s) here (a CPU build of torch, or no GPU); "
-                 "cache with --device cpu, or name one of the GPUs torch sees")
+    try:
+        check_device(device, "cache with --device cpu")
+    except ValueError as err:
+        fail(str(err))
     items = resolve_inputs(input_path)
     if not items:
         fail(f"{input_path}: no audio files found")

@@ -39,6 +39,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from booster.audio import AudioError, find_audio, load_audio
 from booster.checkpoint import fingerprint, load_checkpoint, read_config, save_checkpoint
+from booster.device import check_device
 from hqvae.foundation import CONFIGS, FoundationModel
 
 
@@ -336,9 +337,7 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     files = [] if corpus else find_audio(audio_dir, cfg.glob)
     if not corpus and not files:
         raise ValueError(f"{audio_dir}: no audio files found" + (f" matching {cfg.glob!r}" if cfg.glob else ""))
-    if cfg.device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError("--device cuda: no CUDA device is visible to torch; train with --device cpu")
+    if check_device(cfg.device, "train with --device cpu").startswith("cuda"):
         torch.backends.cuda.matmul.allow_tf32 = True
     if cfg.threads:
         torch.set_num_threads(cfg.threads)

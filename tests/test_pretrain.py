@@ -99,6 +99,19 @@ def test_pretrain_rejects_bad_input(tmp_path):
     assert res.exit_code == 2 and "no audio files found matching '*/mix.flac'" in res.output
 
 
+def test_pretrain_device_checked_like_cache(rendered_corpus, tmp_path, monkeypatch):
+    """`pretrain` and `cache` share one --device check: a malformed name, or a GPU torch cannot see, is one line
+    that says what to do instead, before any training or output."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    runner = CliRunner()
+    for device, says in (("cuda", "torch sees 0 CUDA device(s)"), ("cuda:0", "train with --device cpu"),
+                         ("tpu", "--device must be cpu, cuda or cuda:N"), ("cuda:x", "got 'cuda:x'")):
+        res = runner.invoke(app, ["pretrain", str(rendered_corpus), "--out", str(tmp_path / "o"), "--config", "micro",
+                                  "--device", device])
+        assert res.exit_code == 2 and says in res.output and "Traceback" not in res.output, (device, res.output)
+    assert not (tmp_path / "o").exists()
+
+
 def test_booster_extracts_tokens_and_features(micro_checkpoint):
     b = Booster.from_pretrained(micro_checkpoint)
     rng = np.random.default_rng(0)
