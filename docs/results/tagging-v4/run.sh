@@ -11,14 +11,7 @@ O=build/tagging-v4
 R=docs/results/tagging-v4
 FRACTIONS=${FRACTIONS:-0.1}
 [ -f $OLD/run/results.csv ] || { echo "run docs/results/tagging-v3/run.sh first (data and baseline cells)"; exit 2; }
-mkdir -p $O/run/cells
-[ -f $O/run/results.csv ] || head -1 $OLD/run/results.csv > $O/run/results.csv
-for f in ${FRACTIONS//,/ }; do
-  if ! grep -q "^$f,[0-9]*,baseline," $O/run/results.csv; then
-    grep -E "^$f,[0-9]+,(baseline|capacity)," $OLD/run/results.csv >> $O/run/results.csv
-    cp $OLD/run/cells/baseline-f$f-* $OLD/run/cells/capacity-f$f-* $O/run/cells/
-  fi
-done
+bash scripts/reuse_cells.sh $OLD/run $O/run $FRACTIONS
 $B experiment low-data tagging --data $D/proc --out $O/run --fractions $FRACTIONS --seeds 5 \
    --variants baseline,boosted,control,capacity --workers 2 --max-minutes 5 \
    --features readout.layer6,top.layer4,mid.layer4

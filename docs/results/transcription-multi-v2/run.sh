@@ -12,12 +12,7 @@ D=build/transcription-multi-v2
 R=docs/results/transcription-multi-v2
 MINUTES=${MINUTES:-5}
 [ -d $OLD/mixes ] || { echo "run docs/results/transcription-multi/run.sh first (data and baseline cells)"; exit 2; }
-if [ ! -f $D/run/results.csv ]; then
-  mkdir -p $D/run/cells
-  head -1 $OLD/run/results.csv > $D/run/results.csv
-  grep -E ",(baseline|capacity)," $OLD/run/results.csv >> $D/run/results.csv
-  cp $OLD/run/cells/baseline-* $OLD/run/cells/capacity-* $D/run/cells/
-fi
+bash scripts/reuse_cells.sh $OLD/run $D/run 0.1
 $B experiment low-data transcription --data $OLD/mixes --out $D/run --fractions 0.1 --seeds 5 \
    --variants baseline,boosted,control,capacity --workers 2 --max-minutes $MINUTES \
    --features readout.layer6,mid.layer2,top.layer2
