@@ -264,8 +264,7 @@ def pretrain_cmd(
                          contrastive_weight=contrastive_weight, stage2_crop_seconds=stage2_crop_seconds or None,
                          device=device, loader_workers=loader_workers, checkpoint_every=checkpoint_every,
                          readout=readout, readout_only=readout_only)
-    try:
-        check_device(device, "train with --device cpu")
+    try:  # pretrain() checks --device itself (check_device), before it writes anything
         summary = pretrain(audio_dir, out, cfg)
     except (ValueError, TeacherUnavailable) as err:
         fail(str(err))
