@@ -384,6 +384,8 @@ def probe_cmd(
     tag_sizes: str = typer.Option("24,120", "--tag-sizes", help="Labelled tracks of the tag probes."),
     tag_repeats: int = typer.Option(5, "--tag-repeats", help="Random labelled subsets per size."),
     random_seed: int = typer.Option(0, "--random-seed", help="Seed of the random-weights control."),
+    tag_c: str = typer.Option("1", "--tag-c", help="The tag regressions' inverse L2 strength, or 'cv': chosen "
+                              "per labelled subset by cross-validation inside it (slower)."),
     references: str = typer.Option("", "--references", help="Teachers to probe as references too "
                                    "(basic-pitch, cqt, chroma): what their targets could give at best."),
 ) -> None:
@@ -414,13 +416,19 @@ def probe_cmd(
     sizes = _parse_list(tag_sizes, int, "--tag-sizes")
     if tracks < 1 or seconds <= 0 or tag_repeats < 1 or min(sizes) < 2:
         fail("--tracks-per-subset, --seconds and --tag-repeats must be positive and --tag-sizes >= 2")
+    try:
+        c_value = None if tag_c.strip().lower() == "cv" else float(tag_c)
+    except ValueError:
+        c_value = -1.0
+    if c_value is not None and not c_value > 0:
+        fail(f"--tag-c must be a positive number or 'cv' (got {tag_c!r})")
     set_cfg = ProbeSetConfig(tracks, seconds, subsets=tuple((src, s) for src in SOURCES for s in synth_list),
                              test_tracks=test_tracks, val_tracks=val_tracks)
     n_tracks = tracks * len(set_cfg.subsets)
     if n_tracks - test_tracks - val_tracks < max(sizes) - val_tracks or n_tracks <= test_tracks + val_tracks:
         fail(f"{n_tracks} probe tracks cannot hold {test_tracks} test + {val_tracks} validation tracks and "
              f"{max(sizes)} labelled ones; raise --tracks-per-subset or lower --test-tracks / --tag-sizes")
-    cfg = ProbeConfig(tag_sizes=tuple(sizes), tag_repeats=tag_repeats)
+    cfg = ProbeConfig(tag_sizes=tuple(sizes), tag_repeats=tag_repeats, tag_c=c_value)
     names = _parse_list(features, str, "--features") if features.strip() else None
     refs = _parse_list(references, str, "--references")
     from booster.teachers import TEACHERS, TeacherUnavailable

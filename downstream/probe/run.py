@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from booster.stats import paired_ci95
-from downstream.probe.linear import FrameProbe, best_threshold, frame_f1, pooled, tag_auc
+from downstream.probe.linear import FrameProbe, best_threshold, frame_f1, pooled, select_c, tag_auc
 from downstream.probe.probe_set import FRAME_TASKS, ProbeSet
 
 SPECTROGRAMS = ("logmel", "semitone")
@@ -37,7 +37,8 @@ COMBINED = {"semitone+booster": ("semitone", "booster:all"), "logmel+booster": (
 class ProbeConfig:
     tag_sizes: tuple[int, ...] = (24, 120)
     tag_repeats: int = 5
-    tag_c: float = 1.0             # inverse L2 strength of the tag regressions
+    tag_c: float | None = 1.0      # inverse L2 strength of the tag regressions; None: chosen per labelled subset
+    tag_c_grid: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0)  # ... from these, by cross-validation inside it
     frame_l2: float = 1e-4
     frame_max_iter: int = 80
     frame_train_stride: int = 2    # train frame probes on every 2nd frame (neighbours are near copies)
@@ -64,17 +65,23 @@ def representations(ps: ProbeSet, booster: dict[str, list[np.ndarray]],
     return reps
 
 
-def tag_probes(ps: ProbeSet, x: list[np.ndarray], cfg: ProbeConfig) -> dict[str, list[float]]:
-    """Macro ROC-AUC per labelled-set size, one value per repeat: ``{"24": [...], "120": [...]}``."""
+def tag_probes(ps: ProbeSet, x: list[np.ndarray], cfg: ProbeConfig) -> tuple[dict[str, list[float]], dict]:
+    """Macro ROC-AUC per labelled-set size, one value per repeat: ``{"24": [...], "120": [...]}``, and the
+    inverse L2 strength each repeat used, in the same shape (chosen on its labelled tracks alone unless
+    ``cfg.tag_c`` fixes it)."""
     feats = pooled(x)
     pool = ps.splits["train"] + ps.splits["val"]
-    out = {}
+    out, chosen = {}, {}
     for size in cfg.tag_sizes:
         if size > len(pool):
             raise ValueError(f"tag probe with {size} tracks, but the probe set's training pool has {len(pool)}")
-        out[str(size)] = [tag_auc(feats, ps.tags, sorted(np.random.default_rng(r).choice(pool, size, replace=False)),
-                                  ps.splits["test"], cfg.tag_c) for r in range(cfg.tag_repeats)]
-    return out
+        out[str(size)], chosen[str(size)] = [], []
+        for r in range(cfg.tag_repeats):
+            labelled = sorted(np.random.default_rng(r).choice(pool, size, replace=False))
+            c = cfg.tag_c if cfg.tag_c is not None else select_c(feats, ps.tags, labelled, cfg.tag_c_grid)
+            out[str(size)].append(tag_auc(feats, ps.tags, labelled, ps.splits["test"], c))
+            chosen[str(size)].append(c)
+    return out, chosen
 
 
 def frame_probes(ps: ProbeSet, x: list[np.ndarray], cfg: ProbeConfig) -> dict[str, dict]:
@@ -151,11 +158,11 @@ def run_probe(ps: ProbeSet, booster: dict[str, list[np.ndarray]], random: dict[s
     results: dict = {"config": asdict(cfg), "probe_set": {**ps.config.to_dict(), "tracks": len(ps.ids),
                                                           "tags": ps.tag_names, "instruments": ps.instrument_names,
                                                           "splits": {k: len(v) for k, v in ps.splits.items()}},
-                     "tags": {}, "frame": {}, "dims": {}, "seconds": {}}
+                     "tags": {}, "tag_c": {}, "frame": {}, "dims": {}, "seconds": {}}
     for name, x in reps.items():
         t0 = time.perf_counter()
         results["dims"][name] = int(x[0].shape[1])
-        results["tags"][name] = tag_probes(ps, x, cfg)
+        results["tags"][name], results["tag_c"][name] = tag_probes(ps, x, cfg)
         results["frame"][name] = frame_probes(ps, x, cfg)
         results["seconds"][name] = time.perf_counter() - t0
         f = results["frame"][name]

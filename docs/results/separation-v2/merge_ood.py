@@ -1,0 +1,34 @@
+"""Merge out-of-domain scores of cells trained in different sessions into one table.
+
+`booster evaluate` scores the cells whose weights are on disk. The cells of this run were trained over several
+sessions, and a session's build folder (weights included) does not outlive it, so each session scores its own
+cells and this script joins them with the rows committed before (a cell scored twice keeps its newer row),
+then writes the summary again with `booster evaluate`'s note.
+
+    .venv/bin/python docs/results/separation-v2/merge_ood.py EARLIER.csv EVAL_OUT RUN
+"""
+import json
+import sys
+from pathlib import Path
+
+from downstream.experiment import _append, get_task, read_results, summarise
+
+earlier, out, run = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+key = lambda r: (float(r["fraction"]), int(r["seed"]), r["variant"])  # noqa: E731
+new = read_results(out / "results.csv")
+scored = {key(r) for r in new}
+old = [r for r in read_results(earlier) if key(r) not in scored]
+task = get_task("separation")
+order = {v: i for i, v in enumerate(task.variants)}
+rows = sorted(old + new, key=lambda r: (float(r["fraction"]), int(r["seed"]), order.get(r["variant"], 99)))
+note = (out / "summary.md").read_text().split("\n\n")[:2]  # evaluate's title and note
+(out / "results.csv").unlink()
+for r in rows:
+    _append(out / "results.csv", r)
+train = [t for t, s in json.loads((run / "inputs.json").read_text())["splits"].items() if s == "train"]
+tested = json.loads((out / "evaluate.json").read_text())["tracks"]
+summarise(read_results(out / "results.csv"), out, task,
+          {"splits": {**{t: "train" for t in train}, **{t: "test" for t in tested}}, "reference": {}})
+body = (out / "summary.md").read_text().split("\n\n", 1)[1]
+(out / "summary.md").write_text("\n\n".join(note) + "\n\n" + body)
+print(f"{len(old)} earlier rows + {len(new)} new rows -> {out / 'results.csv'}")
