@@ -1,5 +1,5 @@
 """Tag probes with the old fixed C = 1 against C chosen by cross-validation inside each labelled subset
-(select_c, the probe's default now), on the same cached features, subsets and test tracks.
+(select_c, `booster probe --tag-c cv`), on the same cached features, subsets and test tracks.
 
     .venv/bin/python docs/results/booster-v2/probe-c/compare_c.py [CHECKPOINT] > OUT.txt
 
@@ -23,7 +23,7 @@ ps = load_probe_set(work / "set", None, lambda m: None)
 control = random_checkpoint(ckpt, work / f"random-{fingerprint(ckpt)[:12]}-seed0", 0)
 feats = {label: booster_frames(ps, c, None, work / "cache") for label, c in (("booster", ckpt), ("random", control))}
 reps = representations(ps, feats["booster"], feats["random"], per_feature=True)
-fixed, chosen = ProbeConfig(tag_c=1.0), ProbeConfig()
+fixed, chosen = ProbeConfig(tag_c=1.0), ProbeConfig(tag_c=None)
 rows = {}
 print(f"checkpoint {fingerprint(ckpt)[:8]}, {len(ps.ids)} tracks, test {len(ps.splits['test'])}, grid {chosen.tag_c_grid}")
 print(f"{'representation':28s} {'dim':>5s} | {'@24 C=1':>8s} {'@24 CV':>8s} {'C chosen':>22s} | {'@120 C=1':>8s} {'@120 CV':>8s}")
