@@ -11,11 +11,17 @@ D=build/mixing-v2
 O=build/separation-v2
 R=docs/results/separation-v2
 [ -d $D/proc ] && [ -d $D/ood ] || { echo "run docs/results/mixing-v2/run.sh first (its renders)"; exit 2; }
-mkdir -p $O
+mkdir -p $O/run
+# cells committed by an earlier session are not trained again (the runner skips the cells results.csv holds)
+[ -f $O/run/results.csv ] || cp $R/results.csv $O/run/results.csv
 $B experiment low-data separation --data $D/proc --out $O/run --fractions 0.1 --seeds ${SEEDS:-5} \
-   --variants baseline,boosted,control,capacity --workers 2 --max-steps 400 --max-minutes 30 \
+   --variants ${VARIANTS:-baseline,boosted,control,capacity} --workers 2 --max-steps 400 --max-minutes 30 \
    --features top.layer2,mid.layer2,readout.layer6
 $B evaluate separation --run $O/run --data $D/ood --split all --out $O/run/ood-music21-fluidr3
+# cells trained in an earlier session have no weights here (build/ does not outlive a session): keep their
+# committed out-of-domain rows beside the new ones
+git show HEAD:$R/ood-music21-fluidr3/results.csv > $O/ood-earlier.csv
+.venv/bin/python $R/merge_ood.py $O/ood-earlier.csv $O/run/ood-music21-fluidr3 $O/run
 # what is committed: the tables, not the inputs, feature stores or cell weights
 mkdir -p $R/ood-music21-fluidr3
 cp $O/run/results.csv $O/run/summary.md $O/run/boost.png $R/
