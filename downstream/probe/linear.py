@@ -47,24 +47,38 @@ def _scaled_in_span(fit: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.
     return a @ basis, b @ basis
 
 
+def _tag_decisions(fit: np.ndarray, labels: np.ndarray, score: np.ndarray, c: float) -> np.ndarray:
+    """Decision values on ``score`` (rows, n_tags) of one logistic regression per tag fit on ``fit`` and its
+    0/1 ``labels`` (rows, n_tags); nan for a tag with a single class in ``labels`` (it cannot be fit)."""
+    from sklearn.linear_model import LogisticRegression
+
+    out = np.full((len(score), labels.shape[1]), np.nan)
+    for k in range(labels.shape[1]):
+        if len(set(labels[:, k])) == 2:
+            out[:, k] = LogisticRegression(C=c, max_iter=2000).fit(fit, labels[:, k]).decision_function(score)
+    return out
+
+
+def _aucs(labels: np.ndarray, decisions: np.ndarray) -> np.ndarray:
+    """ROC-AUC per tag over the rows with a decision, ``(n_tags,)``; nan where those rows hold one class."""
+    from sklearn.metrics import roc_auc_score
+
+    out = np.full(labels.shape[1], np.nan)
+    for k in range(labels.shape[1]):
+        ok = np.isfinite(decisions[:, k])
+        if len(set(labels[ok, k])) == 2:
+            out[k] = roc_auc_score(labels[ok, k], decisions[ok, k])
+    return out
+
+
 def per_tag_auc(x: np.ndarray, tags: np.ndarray, train: list[int], test: list[int], c: float = 1.0) -> np.ndarray:
     """ROC-AUC on ``test`` of one logistic regression per tag fit on ``train``, ``(n_tags,)``.
 
     ``x``: ``(tracks, dim)`` pooled features; ``tags``: ``(tracks, n_tags)`` 0/1. A tag with a single class
     among the training or the test tracks is nan (it cannot be fit or scored).
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-
     xtr, xte = _scaled_in_span(x[train], x[test])
-    out = np.full(tags.shape[1], np.nan)
-    for k in range(tags.shape[1]):
-        ytr, yte = tags[train, k], tags[test, k]
-        if len(set(ytr)) < 2 or len(set(yte)) < 2:
-            continue
-        clf = LogisticRegression(C=c, max_iter=2000).fit(xtr, ytr)
-        out[k] = roc_auc_score(yte, clf.decision_function(xte))
-    return out
+    return _aucs(tags[test], _tag_decisions(xtr, tags[train], xte, c))
 
 
 def select_c(x: np.ndarray, tags: np.ndarray, train: list[int], cs: tuple[float, ...],
@@ -76,24 +90,16 @@ def select_c(x: np.ndarray, tags: np.ndarray, train: list[int], cs: tuple[float,
     ``train`` at once: with 24 tracks a fold of 6 rarely holds both classes of a tag, the pooled
     out-of-fold values do. Ties go to the smaller ``C`` (the stronger penalty).
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-
     train = np.asarray(train)
     fold_of = np.arange(len(train)) % folds
+    splits = [(fold_of == f, *_scaled_in_span(x[train[fold_of != f]], x[train[fold_of == f]])) for f in range(folds)]
     best_c, best = min(cs), -np.inf
     for c in sorted(cs):
         oof = np.full((len(train), tags.shape[1]), np.nan)
-        for f in range(folds):
-            inner, held = train[fold_of != f], train[fold_of == f]
-            xi, xh = _scaled_in_span(x[inner], x[held])
-            for k in range(tags.shape[1]):
-                if len(set(tags[inner, k])) < 2:
-                    continue
-                oof[fold_of == f, k] = LogisticRegression(C=c, max_iter=2000).fit(xi, tags[inner, k]).decision_function(xh)
-        aucs = [roc_auc_score(tags[train, k][ok], oof[ok, k]) for k in range(tags.shape[1])
-                if len(set(tags[train, k][ok := np.isfinite(oof[:, k])])) == 2]
-        score = float(np.mean(aucs)) if aucs else -np.inf
+        for held, xi, xh in splits:
+            oof[held] = _tag_decisions(xi, tags[train[~held]], xh, c)
+        aucs = _aucs(tags[train], oof)
+        score = float(np.nanmean(aucs)) if np.isfinite(aucs).any() else -np.inf
         if score > best + 1e-9:
             best_c, best = c, score
     return best_c
