@@ -21,7 +21,7 @@ $B evaluate separation --run $O/run --data $D/ood --split all --out $O/run/ood-m
 # cells trained in an earlier session have no weights here (build/ does not outlive a session): keep their
 # committed out-of-domain rows beside the new ones
 git show HEAD:$R/ood-music21-fluidr3/results.csv > $O/ood-earlier.csv
-.venv/bin/python $R/merge_ood.py $O/ood-earlier.csv $O/run/ood-music21-fluidr3 $O/run
+.venv/bin/python scripts/merge_ood.py separation $O/ood-earlier.csv $O/run/ood-music21-fluidr3 $O/run
 # what is committed: the tables, not the inputs, feature stores or cell weights
 mkdir -p $R/ood-music21-fluidr3
 cp $O/run/results.csv $O/run/summary.md $O/run/boost.png $R/

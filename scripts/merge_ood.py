@@ -5,7 +5,10 @@ sessions, and a session's build folder (weights included) does not outlive it, s
 cells and this script joins them with the rows committed before (a cell scored twice keeps its newer row),
 then writes the summary again with `booster evaluate`'s note.
 
-    .venv/bin/python docs/results/separation-v2/merge_ood.py EARLIER.csv EVAL_OUT RUN
+    .venv/bin/python scripts/merge_ood.py TASK EARLIER.csv EVAL_OUT RUN
+
+EARLIER.csv: the committed out-of-domain rows (e.g. ``git show HEAD:docs/results/X/ood/results.csv``);
+EVAL_OUT: what ``booster evaluate`` wrote this session; RUN: the experiment's run folder (its inputs.json).
 """
 import json
 import sys
@@ -13,12 +16,14 @@ from pathlib import Path
 
 from downstream.experiment import _append, get_task, read_results, summarise
 
-earlier, out, run = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+if len(sys.argv) != 5:
+    sys.exit(__doc__)
+task = get_task(sys.argv[1])
+earlier, out, run = Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
 key = lambda r: (float(r["fraction"]), int(r["seed"]), r["variant"])  # noqa: E731
 new = read_results(out / "results.csv")
 scored = {key(r) for r in new}
 old = [r for r in read_results(earlier) if key(r) not in scored]
-task = get_task("separation")
 order = {v: i for i, v in enumerate(task.variants)}
 rows = sorted(old + new, key=lambda r: (float(r["fraction"]), int(r["seed"]), order.get(r["variant"], 99)))
 note = (out / "summary.md").read_text().split("\n\n")[:2]  # evaluate's title and note
