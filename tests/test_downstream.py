@@ -193,6 +193,27 @@ def test_htdemucs_with_injected_booster_features_learns():
     assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
 
 
+def test_separation_zero_variant_starts_as_the_baseline_and_still_learns_the_features():
+    import torch
+
+    from downstream.tasks.separation import SeparationTask
+
+    task = SeparationTask()
+    frames = int(task.segment_s * 50)
+    batch = {"mix": torch.randn(1, frames, 2, 441) * 0.1, "boost": torch.randn(1, frames, 24)}
+    outs = {}
+    for variant in ("baseline", "boosted-zero", "boosted"):
+        torch.manual_seed(0)  # the same HTDemucs weights for every variant; the fusion is built after it
+        model, _, predict = task.build(variant, {"boost_dim": 24}, {})
+        with torch.no_grad():
+            outs[variant] = predict(model, batch)
+        if variant == "boosted-zero":  # zero at the start, but the features reach the projection's gradient
+            predict(model, batch).abs().mean().backward()
+            assert model.booster_fusion_crosstransformer[0].proj.weight.grad.abs().sum() > 0
+    assert torch.equal(outs["boosted-zero"], outs["baseline"])
+    assert not torch.allclose(outs["boosted"], outs["baseline"])
+
+
 @pytest.mark.parametrize("task,metrics", [("separation", ("sdr", "si_sdr")),
                                           ("mixing", ("gain_mae_db", "pan_mae", "mix_stft"))])
 def test_generative_tasks_run_through_the_runner(rendered_corpus, micro_ckpt, tmp_path, task, metrics):

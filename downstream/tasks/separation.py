@@ -7,6 +7,7 @@ the stems of that role *as placed in the mix* (gain and pan applied), so the sou
   both inputs of HTDemucs' cross-transformer (its bottleneck), from the trained / random-weights booster.
 - ``capacity``: the same fusion fed a fixed random projection of the mixture's log-mel spectrogram, as
   wide as the booster features: the parameters and width of a boost, no information the model lacks.
+- ``*-zero`` (ablations): the same, with the fusion's projection initialised at zero.
 Metrics: cSDR per source (the MDX challenge's SDR that demucs reports), SI-SDR, and BSS-eval SDR
 (``mir_eval.separation``) on a short excerpt of each track, for comparability with older papers.
 """
@@ -96,6 +97,9 @@ class SeparationTask:
     features = ["top.layer2", "mid.layer2"]
     metrics = ("sdr", "si_sdr", "bss_sdr")
     variants = ("baseline", "boosted", "control", "capacity")
+    # fusion ablation (run with --variants): a zero-initialised projection, so that the fused model starts out
+    # exactly as the baseline and takes the features in only as far as training finds them useful
+    ablations = ("boosted-zero", "control-zero", "capacity-zero")
     segment_s = 2.0
 
     def prepare_inputs(self, records: list[TrackRecord], boost, say, vocabulary=None):
@@ -138,9 +142,9 @@ class SeparationTask:
     def build(self, variant: str, meta: dict, arrays: dict):
         model = small_htdemucs(self.segment_s)
         handle = None
-        if variant in ("boosted", "control", "capacity"):
+        if variant != "baseline":
             handle = inject(model, "crosstransformer", meta["boost_dim"], mode="add",
-                            channels=bottleneck_channels(), at="input")
+                            channels=bottleneck_channels(), at="input", zero_init=variant.endswith("-zero"))
         crop = int(self.segment_s * FPS)
 
         def predict(m, batch):
