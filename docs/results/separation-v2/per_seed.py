@@ -19,9 +19,10 @@ variants = ["baseline", "boosted", "control", "capacity"]
 variants += sorted({r["variant"] for r in rows} - set(variants))
 table = {(int(r["seed"]), r["variant"]): float(r[metric]) for r in rows}
 seeds = sorted({s for s, _ in table})
+digits = 4 if "loss" in metric else 2
 print(f"| seed | {' | '.join(variants)} |\n|---|{'---|' * len(variants)}")
 for s in seeds:
-    print(f"| {s} | " + " | ".join(f"{table[s, v]:.{4 if 'loss' in metric else 2}f}" if (s, v) in table else "" for v in variants) + " |")
+    print(f"| {s} | " + " | ".join(f"{table[s, v]:.{digits}f}" if (s, v) in table else "" for v in variants) + " |")
 print()
 pairs = [("boosted", "baseline"), ("control", "baseline"), ("capacity", "baseline"), ("boosted", "control"),
          ("boosted", "capacity")]
@@ -34,6 +35,6 @@ for a, b in pairs:
     if len(d) < 2:
         continue
     m, h = paired_ci95(d)
-    k = 4 if "loss" in metric else 2
+    k = digits
     print(f"- {a} - {b}: {m:+.{k}f} [{m - h:+.{k}f}, {m + h:+.{k}f}]{unit} over seeds {common}, {a} better on "
           f"{int((d < 0 if lower else d > 0).sum())}/{len(d)}")
