@@ -29,11 +29,15 @@ MODES = ("add", "concat", "film")
 class FeatureFusion(nn.Module):
     """Fuse features ``(batch, frames, dim)`` into ``h`` ``(batch, channels, *mid, time)``."""
 
-    def __init__(self, dim: int, channels: int, mode: str = "add", zero_init: bool = False):
+    def __init__(self, dim: int, channels: int, mode: str = "add", zero_init: bool = False,
+                 dropout: float = 0.0):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.mode, self.channels = mode, channels
+        self.drop = nn.Dropout(dropout)  # on the features only, in training: the model's own path is untouched
         self.proj = nn.Linear(dim, 2 * channels if mode == "film" else channels)
         if mode == "concat":
             self.merge = nn.Linear(2 * channels, channels)
@@ -55,7 +59,7 @@ class FeatureFusion(nn.Module):
             else:
                 raise ValueError(f"features for batch {feats.shape[0]}, model batch is {h.shape[0]}")
         # align frames to the hooked tensor's time axis: averaged going down, interpolated going up
-        f = rearrange(self.proj(resample_frames(feats.to(h.dtype), h.shape[-1])), "b t c -> b c t")
+        f = rearrange(self.proj(self.drop(resample_frames(feats.to(h.dtype), h.shape[-1]))), "b t c -> b c t")
         f = f.reshape(f.shape[0], f.shape[1], *([1] * (h.ndim - 3)), f.shape[-1])  # broadcast over mid axes
         if self.mode == "add":
             return h + f
@@ -120,6 +124,7 @@ def inject(
     at: str = "output",
     provider: Callable[[torch.Tensor], torch.Tensor] | None = None,
     zero_init: bool = False,
+    dropout: float = 0.0,
 ) -> InjectionHandle:
     """Attach booster features of size ``dim`` to submodule ``name`` of ``model``.
 
@@ -131,6 +136,8 @@ def inject(
             ``at="input"``. Inferred from ``out_channels``/``out_features`` when omitted.
         provider: self-conditioning: called on the model's first forward argument to compute features.
         zero_init: start with a zero projection so the model's output is unchanged until trained.
+        dropout: drop this fraction of the feature values in training (``nn.Dropout``), so that the model
+            cannot lean on any few of them; no effect in ``eval()``.
     """
     try:
         target = model.get_submodule(name)
@@ -144,7 +151,7 @@ def inject(
             raise ValueError(f"cannot infer the channel count of {name!r}: pass channels=")
         channels = inferred
     chans = list(channels) if isinstance(channels, list | tuple) else [channels]
-    fusions = nn.ModuleList(FeatureFusion(dim, c, mode, zero_init) for c in chans)
+    fusions = nn.ModuleList(FeatureFusion(dim, c, mode, zero_init, dropout) for c in chans)
     if hasattr(model, _attr_name(name)):
         raise ValueError(f"{name!r} already has an injection; remove it first")
     model.add_module(_attr_name(name), fusions)

@@ -112,6 +112,30 @@ def test_zero_init_leaves_model_unchanged():
         torch.testing.assert_close(model(spec), base)
 
 
+def test_feature_dropout_acts_in_training_only():
+    spec, feats = torch.randn(2, 16, 20), torch.randn(2, 7, 4)
+    outs = {}
+    for p in (0.0, 0.5):
+        torch.manual_seed(0)  # the same model and projection weights for both
+        model = CRNN()
+        handle = inject(model, "conv", dim=4, dropout=p)
+        with handle.using(feats):
+            model.eval()
+            outs[p] = model(spec)
+            model.train()
+            torch.manual_seed(1)
+            first = model(spec)
+            torch.manual_seed(2)
+            second = model(spec)
+        if p:  # two training passes drop different feature values
+            assert not torch.allclose(first, second)
+        else:
+            torch.testing.assert_close(first, second)
+    torch.testing.assert_close(outs[0.5], outs[0.0])  # in eval() dropout changes nothing
+    with pytest.raises(ValueError, match="dropout"):
+        inject(CRNN(), "conv", dim=4, dropout=1.0)
+
+
 def small_htdemucs() -> HTDemucs:
     return HTDemucs(["drums", "bass", "other", "lead"], audio_channels=2, samplerate=22050, segment=1,
                     channels=8, depth=3, nfft=512, t_layers=1, t_heads=2, t_hidden_scale=1.0,
