@@ -21,6 +21,7 @@ from downstream.tasks.base import SpectrogramTask, conv_blocks
 
 FEATURE_DROPOUT = 0.5  # the `-drop` ablations: the share of booster feature values dropped in training
 
+
 class TagCNN(nn.Module):
     """Log-mel ``(batch, frames, bins)`` -> tag logits ``(batch, tags)``.
 
