@@ -5,6 +5,7 @@
 # The boosted and control models read the task's prior layers and the readout's last layer, as tagging-v4 does.
 # Cells stop at 400 steps (or on validation patience) rather than on a wall-clock cap, so that what a cell learns
 # does not depend on what else the machine was doing. Run from the repository root.
+# SEEDS and VARIANTS pick the cells (ablations too, e.g. SEEDS=2 VARIANTS=boosted-zero: the zero-init ablation).
 set -euo pipefail
 B=.venv/bin/booster
 D=build/mixing-v2

@@ -5,6 +5,7 @@
 # where tagging-v3's run is on disk their rows and weights are taken from it and skipped; otherwise (a fresh
 # checkout: build/ does not outlive a session) they are trained here too. Cells already in the committed
 # results.csv are not trained again, and their committed out-of-domain rows are kept beside the new ones.
+# VARIANTS picks variants (ablations too, e.g. FRACTIONS=0.1,1.0 VARIANTS=boosted-drop: the feature-dropout ablation).
 # Run from the repository root; it renders tagging-v2's data if it is missing (same commands and seeds).
 set -euo pipefail
 B=.venv/bin/booster
@@ -21,7 +22,7 @@ mkdir -p $O/run
 [ -f $O/run/results.csv ] || cp $R/results.csv $O/run/results.csv
 [ -f $OLD/run/results.csv ] && bash scripts/reuse_cells.sh $OLD/run $O/run $FRACTIONS
 $B experiment low-data tagging --data $D/proc --out $O/run --fractions $FRACTIONS --seeds 5 \
-   --variants baseline,boosted,control,capacity --workers 2 --max-minutes 5 \
+   --variants ${VARIANTS:-baseline,boosted,control,capacity} --workers 2 --max-minutes 5 \
    --features readout.layer6,top.layer4,mid.layer4
 $B evaluate tagging --run $O/run --data $D/ood --split all --out $O/run/ood-music21
 git show HEAD:$R/ood-music21/results.csv > $O/ood-earlier.csv
