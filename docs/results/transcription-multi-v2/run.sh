@@ -14,15 +14,9 @@ B=.venv/bin/booster
 OLD=build/transcription-multi
 D=build/transcription-multi-v2
 R=docs/results/transcription-multi-v2
-SF=${SF:-build/v2/sf/fluid-soundfont-gm/usr/share/sounds/sf2/FluidR3_GM.sf2}   # booster data fetch-soundfont
 MINUTES=${MINUTES:-5}
 FRACTIONS=${FRACTIONS:-0.1}
-mkdir -p $OLD
-[ -d $OLD/mixes ] || $B data render $OLD/mixes --tracks 300 --seconds 10 --source procedural --synth fluidsynth --seed 701
-[ -d $OLD/ood-fluidr3 ] || $B data render $OLD/ood-fluidr3 --tracks 60 --seconds 10 --source procedural \
-                             --synth fluidsynth --seed 702 --soundfont $SF
-[ -d $OLD/ood-music21 ] || $B data render $OLD/ood-music21 --tracks 60 --seconds 10 --source music21 \
-                             --synth fluidsynth --seed 703
+bash docs/results/transcription-multi/render.sh $OLD
 mkdir -p $D/run
 [ -f $D/run/results.csv ] || cp $R/results.csv $D/run/results.csv
 [ -f $OLD/run/results.csv ] && bash scripts/reuse_cells.sh $OLD/run $D/run $FRACTIONS

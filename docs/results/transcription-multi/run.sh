@@ -12,14 +12,8 @@ set -euo pipefail
 B=.venv/bin/booster
 D=build/transcription-multi
 R=docs/results/transcription-multi
-SF=${SF:-build/v2/sf/fluid-soundfont-gm/usr/share/sounds/sf2/FluidR3_GM.sf2}   # booster data fetch-soundfont
 MINUTES=${MINUTES:-5}
-mkdir -p $D
-[ -d $D/mixes ] || $B data render $D/mixes --tracks 300 --seconds 10 --source procedural --synth fluidsynth --seed 701
-[ -d $D/ood-fluidr3 ] || $B data render $D/ood-fluidr3 --tracks 60 --seconds 10 --source procedural \
-                           --synth fluidsynth --seed 702 --soundfont $SF
-[ -d $D/ood-music21 ] || $B data render $D/ood-music21 --tracks 60 --seconds 10 --source music21 \
-                           --synth fluidsynth --seed 703
+bash docs/results/transcription-multi/render.sh $D
 $B experiment low-data transcription --data $D/mixes --out $D/run --fractions 0.1 --seeds 5 \
    --variants baseline,boosted,control,capacity --workers 2 --max-minutes $MINUTES \
    --features readout.layer6,mid.layer2,top.layer2
