@@ -35,6 +35,5 @@ for a, b in pairs:
     if len(d) < 2:
         continue
     m, h = paired_ci95(d)
-    k = digits
-    print(f"- {a} - {b}: {m:+.{k}f} [{m - h:+.{k}f}, {m + h:+.{k}f}]{unit} over seeds {common}, {a} better on "
+    print(f"- {a} - {b}: {m:+.{digits}f} [{m - h:+.{digits}f}, {m + h:+.{digits}f}]{unit} over seeds {common}, {a} better on "
           f"{int((d < 0 if lower else d > 0).sum())}/{len(d)}")
