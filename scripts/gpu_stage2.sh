@@ -37,6 +37,10 @@ flags_of() {
     prior-bp) echo "--teachers basic-pitch-notes --teacher-weight 10 --lr 5e-4" ;;
     prior-bpkt) echo "--teachers basic-pitch-notes,key,tempo --teacher-weight 10 --lr 5e-4" ;;
     readout-bp) echo "--teachers basic-pitch-notes --readout-only --lr 5e-4 --lr-warmup-steps 50" ;;
+    # round 10: round 9's arms again from its merge (1cfd160c), at a lower peak rate, and one with a chroma head
+    cont-prior-bpkt) echo "--teachers basic-pitch-notes,key,tempo --teacher-weight 10 --lr 3e-4 --lr-warmup-steps 100" ;;
+    cont-prior-bpktc) echo "--teachers basic-pitch-notes,key,tempo,chroma --teacher-weight 10 --lr 3e-4 --lr-warmup-steps 100" ;;
+    cont-readout-bp) echo "--teachers basic-pitch-notes --readout-only --lr 3e-4 --lr-warmup-steps 50" ;;
     *) echo "unknown arm $1" >&2; exit 2 ;;
   esac
 }

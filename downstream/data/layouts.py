@@ -16,7 +16,6 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import pretty_midi
 import yaml
 
 from downstream.data.records import MixParams, Note, TrackRecord
@@ -30,6 +29,9 @@ class DatasetError(ValueError):
 
 
 def midi_notes(path: Path, stem: str = "") -> list[Note]:
+    # imported here: caching a folder of plain audio resolves layouts too, and needs no MIDI reader
+    import pretty_midi
+
     midi = pretty_midi.PrettyMIDI(str(path))
     notes = []
     for inst in midi.instruments:

@@ -3,9 +3,10 @@
 # 16 cores): the same real recordings (44.1/48 kHz stereo Ogg, gpu_data/audio), the bundled model and the
 # default settings; then the stores compared feature by feature (gpu_compare.py).
 #   OUT=/some/dir bash docs/results/caching/gpu_cache.sh    (with .whl and gpu_data/audio carried)
-# Its one run so far (round 9's H200) stopped at the first cache: the GPU machine lacks zarr. Put zarr and the
-# packages it needs that the machine lacks (numcodecs, donfig, crc32c: see the device README) in .whl first.
-# Extraction itself was measured there: gpu_extract.py, gpu_extract.log.
+# The GPU machine lacks zarr and more: .whl holds the wheels it lacks (zarr, numcodecs, donfig, google-crc32c,
+# soundfile, cffi, pycparser, soxr, vector-quantize-pytorch, einx, frozendict, loguru, torch-einops-utils; Python
+# 3.12). Round 9's run stopped at the first cache for want of zarr; extraction alone was measured there
+# (gpu_extract.py, gpu_extract.log). Each cache is cut at RUN_LIMIT seconds, so one slow run cannot use up the lease.
 set -uo pipefail
 AUDIO=${AUDIO:-gpu_data/audio}
 OUT=${OUT:?set OUT}
@@ -20,7 +21,7 @@ nproc
 TIME=""; [ -x /usr/bin/time ] && TIME="/usr/bin/time -v"  # peak memory, where GNU time is there
 run() {  # name, then cache options
   local name=$1; shift
-  $TIME python3 -m booster.cli cache "$AUDIO" --out "/tmp/$name.zarr" "$@" > "/tmp/$name.log" 2>&1
+  $TIME timeout "${RUN_LIMIT:-150}" python3 -m booster.cli cache "$AUDIO" --out "/tmp/$name.zarr" "$@" > "/tmp/$name.log" 2>&1
   echo "== $name ($*): exit $?"; grep -E "^cached|Maximum resident" "/tmp/$name.log"
 }
 run cuda-w1 --device cuda --workers 1
