@@ -16,8 +16,10 @@ THREADS=${THREADS:-1}
 TEACHERS=${TEACHERS:-basic-pitch-notes}
 TOKENS=${TOKENS:-$OUT/tokens}
 music=("$OUT/music/audio@$MUSIC_HOURS")
+# RENDER_GROUPS chooses some groups (e.g. to encode halves side by side); the corpus itself needs all six
+RENDER_GROUPS=${RENDER_GROUPS:-procedural-fluidr3-fx procedural-timgm-fx music21-fluidr3-fx music21-timgm procedural-basic-fx music21-basic}
 renders=()
-for group in procedural-fluidr3-fx procedural-timgm-fx music21-fluidr3-fx music21-timgm procedural-basic-fx music21-basic; do
+for group in $RENDER_GROUPS; do
   renders+=("$OUT/renders/$group:*/mix.flac@$RENDER_HOURS")
 done
 tokenize() {

@@ -18,8 +18,9 @@ ARMS=${ARMS:-"ntp bpn-w10 bpn-w30 bpn-w30-con"}
 OUT=${OUT:?set OUT}
 RUNS=${RUNS:-/tmp/gpu-runs}
 PYTHON=${PYTHON:-python3}
-if [ "${INSTALL_WHEELS:-1}" = 1 ] && ls .whl/*.whl > /dev/null 2>&1; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+WHEELS=${WHEELS:-.whl}  # the folder of carried wheels (training needs fewer than caching: no zarr)
+if [ "${INSTALL_WHEELS:-1}" = 1 ] && ls "$WHEELS"/*.whl > /dev/null 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$WHEELS"/*.whl
   export PYTHONPATH=/tmp/site:$PWD
 else
   export PYTHONPATH=$PWD

@@ -2,7 +2,8 @@
 # Round 10's token corpus, rebuilt on a fresh checkout: the same recipe as round 8's tokens-kt
 # (scripts/booster_v2_data.sh + scripts/booster_v2_tokens.sh), with deep chroma added, but only the 1.5 h of each render group
 # that the corpus reads is rendered (180 x 30 s per group, the first tracks of each group's seed), and
-# the two render halves run side by side with the music fetch.
+# the two render halves run side by side with the music fetch. What was run in session 30 (its first token
+# processes were stopped and restarted as below; the parts they had written were reused).
 #   OUT=build/v2 bash docs/results/booster-v2/round10/data.sh
 set -euo pipefail
 OUT=${OUT:-build/v2}
@@ -30,10 +31,21 @@ a=$!
 b=$!
 wait $a $b $fetch
 echo "renders: $(find "$OUT/renders" -name mix.flac | wc -l) mixes"
-TEACHERS=$TEACHERS TOKENS=$OUT/tokens-ktc bash scripts/booster_v2_tokens.sh music > "$OUT/tok-music.log" 2>&1 &
+# Tokens: the recorded music's 4 h, but 1 h of each render group (not round 8's 1.5: only about 10 h of
+# corpus can travel to the GPU machine beside the repository), in three processes side by side
+export TEACHERS TOKENS=$OUT/tokens-ktc RENDER_HOURS=1.0
+bash scripts/booster_v2_tokens.sh music > "$OUT/tok-music.log" 2>&1 &
 m=$!
-TEACHERS=$TEACHERS TOKENS=$OUT/tokens-ktc bash scripts/booster_v2_tokens.sh renders > "$OUT/tok-renders.log" 2>&1 &
-r=$!
-wait $m $r
-TEACHERS=$TEACHERS TOKENS=$OUT/tokens-ktc bash scripts/booster_v2_tokens.sh
+RENDER_GROUPS="procedural-fluidr3-fx procedural-timgm-fx music21-fluidr3-fx" \
+  bash scripts/booster_v2_tokens.sh renders > "$OUT/tok-renders-a.log" 2>&1 &
+a=$!
+RENDER_GROUPS="music21-timgm procedural-basic-fx music21-basic" \
+  bash scripts/booster_v2_tokens.sh renders > "$OUT/tok-renders-b.log" 2>&1 &
+b=$!
+wait $m $a $b
+bash scripts/booster_v2_tokens.sh > "$OUT/tok-all.log" 2>&1  # assembles the corpus from the parts
 du -sh "$OUT/tokens-ktc"
+# What travels (gpu_data/tokens): the whole corpus (37.4 MB; with the repository and the training wheels 60.7 MiB
+# of the device tool's 64). Were it larger, subset_corpus.py takes a random subset that fits.
+mkdir -p gpu_data/tokens
+cp "$OUT/tokens-ktc/tokens.npz" "$OUT/tokens-ktc/manifest.json" gpu_data/tokens/
