@@ -243,6 +243,8 @@ def pretrain_cmd(
     device: str = typer.Option("cpu", "--device", help="cpu | cuda (the checkpoint is saved for CPU either way)."),
     loader_workers: int = typer.Option(0, "--loader-workers", help="DataLoader worker processes."),
     checkpoint_every: int = typer.Option(200, "--checkpoint-every", help="Steps between resumable checkpoints."),
+    fresh_priors: bool = typer.Option(False, "--fresh-priors", help="With --init: the priors this run trains start "
+                                      "from fresh weights (the codec and readout are kept)."),
 ) -> None:
     """Train stage 1 (HQ-VAE) then stage 2 (sparse transformers) within --minutes; resumable."""
     from booster.pretrain import PretrainConfig, pretrain
@@ -263,7 +265,7 @@ def pretrain_cmd(
                          prior_levels=tuple(_parse_list(prior_levels, str, "--prior-levels")),
                          contrastive_weight=contrastive_weight, stage2_crop_seconds=stage2_crop_seconds or None,
                          device=device, loader_workers=loader_workers, checkpoint_every=checkpoint_every,
-                         readout=readout, readout_only=readout_only)
+                         readout=readout, readout_only=readout_only, fresh_priors=fresh_priors)
     try:  # pretrain() checks --device itself (check_device), before it writes anything
         summary = pretrain(audio_dir, out, cfg)
     except (ValueError, TeacherUnavailable) as err:

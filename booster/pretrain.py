@@ -74,6 +74,7 @@ class PretrainConfig:
     loader_workers: int = 0  # DataLoader worker processes (token corpora on a GPU keep the GPU fed with a few)
     readout: bool = False  # stage 2 also trains a readout stack (hqvae.readout) on every teacher's targets (channels side by side)
     readout_only: bool = False  # stage 2 trains the readout alone; the priors keep their weights
+    fresh_priors: bool = False  # with --init: the priors this run trains start from fresh weights (codec, readout kept)
 
 
 def choose_clip(seed: int, item: int, p: np.ndarray, pairs: bool = False) -> tuple[int, np.random.Generator]:
@@ -228,6 +229,20 @@ def initial_model(cfg: PretrainConfig) -> tuple[FoundationModel, dict]:
                            "init_stage2_steps": int(training.get("stage2_steps", 0))}
 
 
+def with_fresh_priors(model: FoundationModel, levels: tuple[str, ...], seed: int = 0) -> FoundationModel:
+    """``model`` with the priors of ``levels`` re-initialised as a fresh model of its config would have them
+    (seeded), everything else kept: a prior trained from the start under a new objective, on a finished codec."""
+    unknown = set(levels) - set(model.priors.keys())
+    if unknown or not levels:
+        raise ValueError(f"--fresh-priors: no prior to re-initialise for levels {sorted(unknown) or list(levels)} "
+                         f"(the model's priors: {list(model.priors.keys())})")
+    torch.manual_seed(seed)
+    fresh = FoundationModel(model.config)
+    for level in levels:
+        model.priors[level].load_state_dict(fresh.priors[level].state_dict())
+    return model
+
+
 def with_bidirectional_priors(model: FoundationModel, levels: tuple[str, ...],
                               trained: tuple[str, ...] = ()) -> FoundationModel:
     """``model`` with the priors of ``levels`` made bidirectional masked-token models (same weights: a
@@ -351,6 +366,14 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     if cfg.bidirectional_levels:
         model = with_bidirectional_priors(model, cfg.bidirectional_levels,
                                           cfg.prior_levels or (tuple(corpus.manifest["levels"]) if corpus else ()))
+    if cfg.fresh_priors:
+        if not cfg.init or cfg.readout_only:
+            raise ValueError("--fresh-priors re-initialises the priors of an --init checkpoint that this run trains: "
+                             "pass --init, and drop --readout-only")
+        model = with_fresh_priors(model, cfg.prior_levels or (tuple(corpus.manifest["levels"]) if corpus
+                                                              else tuple(model.levels)), cfg.seed)
+        start["init_stage2_steps"] = 0  # the priors' steps are this run's alone
+        start["fresh_priors"] = True
     if cfg.readout or cfg.readout_only:
         from booster.teachers import head_specs
 

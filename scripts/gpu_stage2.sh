@@ -42,6 +42,12 @@ flags_of() {
     cont-prior-bpkt) echo "--teachers basic-pitch-notes,key,tempo --teacher-weight 10 --lr 3e-4 --lr-warmup-steps 100" ;;
     cont-prior-bpktc) echo "--teachers basic-pitch-notes,key,tempo,chroma --teacher-weight 10 --lr 3e-4 --lr-warmup-steps 100" ;;
     cont-readout-bp) echo "--teachers basic-pitch-notes --readout-only --lr 3e-4 --lr-warmup-steps 50" ;;
+    # round 11: the top and mid priors made bidirectional masked-token models (HuBERT/MERT's objective over our
+    # tokens) with round 9's teacher heads reading the masked pass: from 1cfd160c's priors, from fresh priors
+    # (trained with the teachers from the start), and with the teachers at a third of the weight
+    bi-bpkt) echo "--teachers basic-pitch-notes,key,tempo --teacher-weight 10 --bidirectional-levels top,mid --lr 5e-4 --lr-warmup-steps 100" ;;
+    bi-bpkt-fresh) echo "--teachers basic-pitch-notes,key,tempo --teacher-weight 10 --bidirectional-levels top,mid --fresh-priors --lr 1e-3 --lr-warmup-steps 200" ;;
+    bi-bpkt-w3) echo "--teachers basic-pitch-notes,key,tempo --teacher-weight 3 --bidirectional-levels top,mid --lr 5e-4 --lr-warmup-steps 100" ;;
     *) echo "unknown arm $1" >&2; exit 2 ;;
   esac
 }

@@ -211,3 +211,32 @@ def test_model_card_of_a_merged_checkpoint(micro_ckpt):
     assert "merged" in card and "12007 stage-2 steps" in card and "18705 steps" in card and "nan" not in card
     assert "Teachers (stage-2 heads" in card and "Teachers of the readout" in card and "TCN" in card
     assert "readout_basic-pitch-notes 0.0247" in card and "top_tempo 0.2670" in card
+
+
+def test_fresh_priors_restart_the_trained_priors_and_keep_the_rest(token_corpus, micro_ckpt, tmp_path):
+    from booster.checkpoint import load_checkpoint
+    from booster.pretrain import with_fresh_priors
+    from hqvae.foundation import FoundationModel
+
+    init = load_checkpoint(micro_ckpt)
+    before = {k: v.clone() for k, v in init.state_dict().items()}
+    model = with_fresh_priors(init, ("top", "mid"), seed=3)
+    torch.manual_seed(3)
+    reference = FoundationModel(init.config).state_dict()
+    for key, value in model.state_dict().items():
+        want = reference[key] if key.startswith(("priors.top.", "priors.mid.")) else before[key]
+        torch.testing.assert_close(value, want, msg=key)
+    assert not torch.equal(model.state_dict()["priors.top.head.weight"], before["priors.top.head.weight"])
+    with pytest.raises(ValueError, match="no prior to re-initialise"):
+        with_fresh_priors(init, ("bass",))
+
+    out = tmp_path / "fresh"
+    base = ["pretrain", str(token_corpus), "--init", str(micro_ckpt), "--stage1-minutes", "0", "--minutes", "0.1",
+            "--batch-size", "2", "--stage2-crop-seconds", "1.0", "--fresh-priors"]
+    res = CliRunner().invoke(app, base + ["--out", str(out), "--bidirectional-levels", "top,mid"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "training.json").read_text())
+    assert summary["fresh_priors"] and 0 < summary["stage2_steps"] < 10_000
+    assert summary["bidirectional_levels"] == ["top", "mid"]
+    res = CliRunner().invoke(app, base + ["--out", str(tmp_path / "r2"), "--readout-only", "--teachers", "cqt"])
+    assert res.exit_code == 2 and "--fresh-priors" in res.output

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../../../.."
 ARMS=${*:-cont-readout-bp cont-prior-bpkt cont-prior-bpktc}
 GPU=${GPU:-build/s30/gpu}
-DOCS=docs/results/booster-v2/round10
+DOCS=${DOCS:-docs/results/booster-v2/round10}
 PY=.venv/bin/python
 mkdir -p "$GPU"
 if [ -n "${FILES:-}" ]; then
