@@ -12,7 +12,7 @@ from lightning.pytorch.callbacks import Callback, Timer
 from torch import nn
 
 from hqvae.foundation import FoundationModel
-from hqvae.prior import nll_of, span_mask
+from hqvae.prior import masked_nll_of, nll_of, span_mask
 
 
 @dataclass(frozen=True)
@@ -208,9 +208,10 @@ class Stage2Module(L.LightningModule):
                 logits, states = prior.logits_and_states(tokens[level], cond)
                 nll = nll_of(logits, tokens[level])
             else:  # masked-token prediction: the loss is on the masked frames only
-                mask = span_mask(tokens[level].shape, prior.cfg.mask_rate, prior.cfg.mask_span).to(tokens[level].device)
+                mask = span_mask(tokens[level].shape, prior.cfg.mask_rate, prior.cfg.mask_span,
+                                 device=tokens[level].device)
                 logits, states = prior.masked_logits_and_states(tokens[level], mask, cond)
-                nll = nll_of(logits[mask][None], tokens[level][mask][None])
+                nll = masked_nll_of(logits, tokens[level], mask)
             self.log(f"stage2/{level}_nll", nll)
             loss = loss + nll
             if level not in self.teacher_levels:

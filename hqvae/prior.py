@@ -153,16 +153,20 @@ class TokenPrior(nn.Module):
         mask = span_mask(tokens.shape, self.cfg.mask_rate, self.cfg.mask_span,
                          torch.Generator().manual_seed(0)).to(tokens.device)
         logits, _ = self.masked_logits_and_states(tokens, mask, cond)
-        return nll_of(logits[mask][None], tokens[mask][None])
+        return masked_nll_of(logits, tokens, mask)
 
 
-def span_mask(shape: tuple[int, int], rate: float, span: int, generator: torch.Generator | None = None) -> torch.Tensor:
+def span_mask(shape: tuple[int, int], rate: float, span: int, generator: torch.Generator | None = None,
+              device: torch.device | str | None = None) -> torch.Tensor:
     """Bool ``(batch, time)``: spans of ``span`` frames starting at random frames with probability
     ``rate / span``, so about ``rate`` of the frames are masked (less where spans overlap); every row
-    gets at least one span."""
+    gets at least one span. Drawn on ``device`` (``generator``'s, if given): a GPU step then needs no
+    copy from the host."""
     batch, time = shape
-    starts = torch.rand(batch, time, generator=generator) < rate / span
-    starts[torch.arange(batch), torch.randint(0, time, (batch,), generator=generator)] = True
+    if generator is not None:
+        device = generator.device
+    starts = torch.rand(batch, time, generator=generator, device=device) < rate / span
+    starts[torch.arange(batch, device=device), torch.randint(0, time, (batch,), generator=generator, device=device)] = True
     mask = starts.clone()
     for k in range(1, span):
         mask[:, k:] |= starts[:, :-k]
@@ -172,3 +176,11 @@ def span_mask(shape: tuple[int, int], rate: float, span: int, generator: torch.G
 def nll_of(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     """Mean negative log-likelihood (nats) of ``tokens`` ``(batch, time)`` under ``logits`` ``(batch, time, K)``."""
     return F.cross_entropy(rearrange(logits, "b t k -> (b t) k"), tokens.flatten())
+
+
+def masked_nll_of(logits: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean negative log-likelihood (nats) of ``tokens`` ``(batch, time)`` at the ``mask`` positions only: a
+    weighted mean, not a boolean selection, so the shapes stay fixed (no host sync on a GPU)."""
+    per_token = F.cross_entropy(rearrange(logits, "b t k -> b k t"), tokens, reduction="none")
+    weights = mask.to(per_token.dtype)
+    return (per_token * weights).sum() / weights.sum()

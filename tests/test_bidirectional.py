@@ -11,7 +11,7 @@ from booster.checkpoint import save_checkpoint
 from booster.extract import with_lookahead
 from hqvae.foundation import CONFIGS, FoundationConfig, FoundationModel
 from hqvae.lightning import Stage2Module, TeacherHeadSpec
-from hqvae.prior import span_mask
+from hqvae.prior import masked_nll_of, span_mask
 
 
 def _model(levels=("top", "mid", "fine")) -> FoundationModel:
@@ -82,6 +82,17 @@ def test_span_mask_covers_about_the_rate():
     mask = span_mask((4, 5000), 0.3, 8, torch.Generator().manual_seed(0))
     assert mask.any(dim=1).all()
     assert 0.2 < mask.float().mean() < 0.32  # overlapping spans cover a little less than the rate
+
+
+def test_masked_nll_is_the_mean_over_masked_frames_only():
+    gen = torch.Generator().manual_seed(2)
+    logits, tokens = torch.randn(3, 50, 7, generator=gen), torch.randint(0, 7, (3, 50), generator=gen)
+    mask = span_mask((3, 50), 0.3, 4, torch.Generator().manual_seed(1))
+    want = torch.nn.functional.cross_entropy(logits[mask], tokens[mask])
+    torch.testing.assert_close(masked_nll_of(logits, tokens, mask), want)
+    changed = tokens.clone()
+    changed[~mask] = (changed[~mask] + 1) % 7  # unmasked frames do not count
+    torch.testing.assert_close(masked_nll_of(logits, changed, mask), want)
 
 
 def test_masked_training_step_and_nll():
