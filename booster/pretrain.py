@@ -19,7 +19,8 @@ stage 1 is skipped (``--stage1-minutes 0``).
 
 ``--init CKPT_DIR`` starts a new run from a finished checkpoint's weights (the bundled model, or a run
 whose Lightning state is gone): its config is used, its stage-1 step count carries the Gumbel
-temperature and the crop sequence on, and the optimizers start afresh. ``--lr-schedule cosine``
+temperature and the crop sequence on, and the optimizers start afresh. With ``--fresh-priors`` the priors this run
+trains start from fresh weights instead (the codec and readout are the checkpoint's). ``--lr-schedule cosine``
 anneals each stage's learning rate to 0 over its wall-clock minutes.
 """
 
