@@ -237,8 +237,9 @@ def with_fresh_priors(model: FoundationModel, levels: tuple[str, ...], seed: int
     if unknown or not levels:
         raise ValueError(f"--fresh-priors: no prior to re-initialise for levels {sorted(unknown) or list(levels)} "
                          f"(the model's priors: {list(model.priors.keys())})")
-    torch.manual_seed(seed)
-    fresh = FoundationModel(model.config)
+    with torch.random.fork_rng():  # seeded here without moving the run's own random stream
+        torch.manual_seed(seed)
+        fresh = FoundationModel(model.config)
     for level in levels:
         model.priors[level].load_state_dict(fresh.priors[level].state_dict())
     return model

@@ -230,13 +230,18 @@ def test_fresh_priors_restart_the_trained_priors_and_keep_the_rest(token_corpus,
     with pytest.raises(ValueError, match="no prior to re-initialise"):
         with_fresh_priors(init, ("bass",))
 
+    from booster.checkpoint import save_checkpoint
+
+    trained = tmp_path / "trained"  # an --init checkpoint whose priors have trained 100000 steps
+    save_checkpoint(load_checkpoint(micro_ckpt), trained, extra={"training": {"stage2_steps": 100_000}})
     out = tmp_path / "fresh"
-    base = ["pretrain", str(token_corpus), "--init", str(micro_ckpt), "--stage1-minutes", "0", "--minutes", "0.1",
+    base = ["pretrain", str(token_corpus), "--init", str(trained), "--stage1-minutes", "0", "--minutes", "0.1",
             "--batch-size", "2", "--stage2-crop-seconds", "1.0", "--fresh-priors"]
     res = CliRunner().invoke(app, base + ["--out", str(out), "--bidirectional-levels", "top,mid"])
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "training.json").read_text())
-    assert summary["fresh_priors"] and 0 < summary["stage2_steps"] < 10_000
+    # the priors' step count starts at 0, not at the --init checkpoint's
+    assert summary["fresh_priors"] and summary["init_stage2_steps"] == 0 and 0 < summary["stage2_steps"] < 100_000
     assert summary["bidirectional_levels"] == ["top", "mid"]
     res = CliRunner().invoke(app, base + ["--out", str(tmp_path / "r2"), "--readout-only", "--teachers", "cqt"])
     assert res.exit_code == 2 and "--fresh-priors" in res.output
