@@ -365,15 +365,15 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     warnings.filterwarnings("ignore", ".*dataloader is not resumable.*")  # RandomCrops(start=...) resumes it
 
     model, start = initial_model(cfg)
+    # the priors stage 2 trains: those asked for, else the corpus's levels, else all
+    trained_levels = cfg.prior_levels or (tuple(corpus.manifest["levels"]) if corpus else tuple(model.levels))
     if cfg.bidirectional_levels:
-        model = with_bidirectional_priors(model, cfg.bidirectional_levels,
-                                          cfg.prior_levels or (tuple(corpus.manifest["levels"]) if corpus else ()))
+        model = with_bidirectional_priors(model, cfg.bidirectional_levels, trained_levels)
     if cfg.fresh_priors:
         if not cfg.init or cfg.readout_only:
             raise ValueError("--fresh-priors re-initialises the priors of an --init checkpoint that this run trains: "
                              "pass --init, and drop --readout-only")
-        model = with_fresh_priors(model, cfg.prior_levels or (tuple(corpus.manifest["levels"]) if corpus
-                                                              else tuple(model.levels)), cfg.seed)
+        model = with_fresh_priors(model, trained_levels, cfg.seed)
         start["init_stage2_steps"] = 0  # the priors' steps are this run's alone
         start["fresh_priors"] = True
     if cfg.readout or cfg.readout_only:
@@ -447,9 +447,8 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
     if fcfg.with_priors:
         from booster.teachers import head_specs
 
-        levels = cfg.prior_levels or (tuple(corpus.manifest["levels"]) if corpus else None)
         s2 = Stage2Module(model, lr=cfg.lr, teachers=[] if cfg.readout_only else head_specs(cfg.teachers),
-                          teacher_weight=cfg.teacher_weight, levels=levels, contrastive_weight=cfg.contrastive_weight,
+                          teacher_weight=cfg.teacher_weight, levels=trained_levels, contrastive_weight=cfg.contrastive_weight,
                           teacher_delay=cfg.teacher_delay,
                           readout_teacher=head_specs(cfg.teachers) if cfg.readout or cfg.readout_only else None,
                           train_priors=not cfg.readout_only)
