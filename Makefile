@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	# Basic Pitch's wheel holds the ONNX teacher model; without --no-deps it would pull in TensorFlow
 	$(PY) -m pip install -q --no-deps basic-pitch==0.4.0
+	# musicnn's wheel holds its TF checkpoints (read without TensorFlow); its deps pin TensorFlow and NumPy < 1.17
+	$(PY) -m pip install -q --no-deps musicnn==0.1.0
 	@bash scripts/ensure-fluidsynth.sh
 	@touch $(STAMP)
 

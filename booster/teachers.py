@@ -17,6 +17,10 @@ resamples them onto the token grid with :func:`booster.align.align`.
 - ``tempo``: madmom's TCN beat tracker (Davies & Böck 2019) gives a beat activation; its
   autocorrelation over 6 s windows every second, on 24 log-spaced tempi of 40-240 BPM, weighed by a
   log-normal prior around 120 BPM (Ellis 2007) and scaled to a peak of 1: the local tempo's salience, 1 fps. Loss: binary cross-entropy.
+- ``musicnn``: musicnn's tagger trained on the Million Song Dataset (Pons & Serra 2019; :mod:`booster.musicnn`,
+  its TF checkpoint read from the ``musicnn`` wheel without TensorFlow): the probabilities of 50 last.fm tags
+  (genres, instruments, moods, eras) of 3 s patches every 3 s, 1/3 fps: the timbre and genre teacher, which no
+  other teacher here is. Loss: binary cross-entropy.
 """
 
 from __future__ import annotations
@@ -178,6 +182,16 @@ def _tempo(audio: np.ndarray) -> np.ndarray:
     return np.asarray(rows, dtype=np.float32)
 
 
+MUSICNN_HOP_S = 3.0  # one 3 s patch every 3 s: tags move slowly, and overlapping patches cost in proportion
+
+
+def _musicnn() -> Callable[[np.ndarray], np.ndarray]:
+    from booster.musicnn import Musicnn, taggram
+
+    model = Musicnn.from_wheel()
+    return lambda audio: taggram(model, audio, TEACHER_RATE, hop_s=MUSICNN_HOP_S)
+
+
 TEACHER_SPECS = {
     "basic-pitch": TeacherSpec("basic-pitch", 176, TEACHER_RATE / BasicPitch.hop_samples, "bce",
                                "Basic Pitch (Bittner et al., ICASSP 2022), nmp.onnx of the basic-pitch 0.4.0 "
@@ -194,6 +208,10 @@ TEACHER_SPECS = {
                                      "Basic Pitch's posteriors made hard with its own default thresholds (note "
                                      "> 0.3, onset > 0.5): 0/1 targets whose loss is all signal (the soft "
                                      "posteriors' cross-entropy is 94% their own entropy)"),
+    "musicnn": TeacherSpec("musicnn", 50, 1 / MUSICNN_HOP_S, "bce",
+                           "musicnn MSD_musicnn (Pons & Serra 2019), the checkpoint in the musicnn 0.1.0 wheel read "
+                           "without TensorFlow: probabilities of the Million Song Dataset's 50 most common last.fm "
+                           "tags, 3 s patches every 3 s"),
 }
 #: teachers computed from another teacher's cached targets: name -> (base teacher, transform)
 DERIVED = {"basic-pitch-notes": ("basic-pitch", lambda y: np.concatenate(
@@ -217,6 +235,8 @@ def make_teacher(name: str) -> Callable[[np.ndarray], np.ndarray]:
         return _key
     if name == "tempo":
         return _tempo
+    if name == "musicnn":
+        return _musicnn()
     raise ValueError(f"unknown teacher {name!r}; choose from {', '.join(TEACHERS)}")
 
 
