@@ -151,9 +151,10 @@ class Musicnn(nn.Module):
         return self.out(hidden)
 
 
-def taggram(model: Musicnn, audio: np.ndarray, sample_rate: int, hop_s: float = 1.0) -> np.ndarray:
+def taggram(model: Musicnn, audio: np.ndarray, sample_rate: int, hop_s: float = 1.0, batch: int = 16) -> np.ndarray:
     """Tag probabilities ``(patches, 50)`` of 3 s patches every ``hop_s`` seconds of mono ``audio``; patch
-    ``k`` is centred at ``k * hop_s`` s (audio shorter than a patch, and the edges, are zero-padded)."""
+    ``k`` is centred at ``k * hop_s`` s (audio shorter than a patch, and the edges, are zero-padded). Patches
+    go through the network ``batch`` at a time, so memory stays flat in the audio's length."""
     import soxr
 
     if sample_rate != SAMPLE_RATE:
@@ -164,6 +165,9 @@ def taggram(model: Musicnn, audio: np.ndarray, sample_rate: int, hop_s: float = 
     half = PATCH_FRAMES // 2
     padded = np.pad(mel, ((half, PATCH_FRAMES), (0, 0)))  # log10(1 + 0) = 0: padding is silence
     starts = [int(round(k * hop_s * frames_per_s)) for k in range(n)]
-    patches = np.stack([padded[s:s + PATCH_FRAMES] for s in starts])
+    out = []
     with torch.inference_mode():
-        return torch.sigmoid(model(torch.from_numpy(patches))).numpy().astype(np.float32)
+        for i in range(0, n, batch):  # a batch's front end holds (batch, 204, 187, 59) floats: 36 MB a patch
+            patches = np.stack([padded[s:s + PATCH_FRAMES] for s in starts[i:i + batch]])
+            out.append(torch.sigmoid(model(torch.from_numpy(patches))).numpy())
+    return np.concatenate(out).astype(np.float32)

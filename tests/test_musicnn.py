@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from booster.musicnn import MSD_LABELS, PATCH_FRAMES, Musicnn, checkpoint_dir, log_mel
+from booster.musicnn import MSD_LABELS, PATCH_FRAMES, Musicnn, checkpoint_dir, log_mel, taggram
 from booster.teachers import TEACHER_RATE, TEACHER_SPECS, make_teacher
 from booster.tf_checkpoint import CheckpointError, read_tf_checkpoint
 from tests.musicnn_signal import reference_signal
@@ -57,5 +57,7 @@ def test_musicnn_teacher_gives_tag_probabilities_every_3_s():
     y = make_teacher("musicnn")(audio)
     assert y.shape == (4, TEACHER_SPECS["musicnn"].channels)  # patches centred at 0, 3, 6 and 9 s
     assert y.dtype == np.float32 and (y >= 0).all() and (y <= 1).all()
+    # patches go through in batches (memory flat in length): the batch size does not change the targets
+    np.testing.assert_allclose(taggram(Musicnn.from_wheel(), audio, TEACHER_RATE, hop_s=3.0, batch=1), y, atol=1e-5)
     silent = make_teacher("musicnn")(np.zeros(TEACHER_RATE * 2, np.float32))
     assert silent.shape == (1, 50) and np.isfinite(silent).all()
