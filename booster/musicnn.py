@@ -137,6 +137,11 @@ class Musicnn(nn.Module):
         return torch.cat(outs, dim=-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.penultimate(x))
+
+    def penultimate(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, time, 96)`` -> ``(batch, 200)``: the back end's hidden layer (musicnn's "penultimate"
+        feature), what the tag logits are a linear map of."""
         front = self._front(x)  # (batch, time, 561)
         feats, h = [front], front
         for i in range(3):
@@ -147,14 +152,15 @@ class Musicnn(nn.Module):
             feats.append(h)
         m = torch.cat(feats, dim=-1)  # (batch, time, 753)
         pooled = torch.stack([m.amax(dim=1), m.mean(dim=1)], dim=-1).flatten(1)  # (batch, 1506): max, mean
-        hidden = self.dense_bn(F.relu(self.dense(self.pool_bn(pooled))))
-        return self.out(hidden)
+        return self.dense_bn(F.relu(self.dense(self.pool_bn(pooled))))
 
 
-def taggram(model: Musicnn, audio: np.ndarray, sample_rate: int, hop_s: float = 1.0, batch: int = 16) -> np.ndarray:
-    """Tag probabilities ``(patches, 50)`` of 3 s patches every ``hop_s`` seconds of mono ``audio``; patch
-    ``k`` is centred at ``k * hop_s`` s (audio shorter than a patch, and the edges, are zero-padded). Patches
-    go through the network ``batch`` at a time, so memory stays flat in the audio's length."""
+def taggram(model: Musicnn, audio: np.ndarray, sample_rate: int, hop_s: float = 1.0, batch: int = 16,
+            embedding: bool = False) -> np.ndarray:
+    """Tag probabilities ``(patches, 50)`` of 3 s patches every ``hop_s`` seconds of mono ``audio`` (with
+    ``embedding``, the 200 penultimate features instead); patch ``k`` is centred at ``k * hop_s`` s (audio
+    shorter than a patch, and the edges, are zero-padded). Patches go through the network ``batch`` at a time,
+    so memory stays flat in the audio's length."""
     import soxr
 
     if sample_rate != SAMPLE_RATE:
@@ -169,5 +175,6 @@ def taggram(model: Musicnn, audio: np.ndarray, sample_rate: int, hop_s: float = 
     with torch.inference_mode():
         for i in range(0, n, batch):  # a batch's front end holds (batch, 204, 187, 59) floats: 36 MB a patch
             patches = np.stack([padded[s:s + PATCH_FRAMES] for s in starts[i:i + batch]])
-            out.append(torch.sigmoid(model(torch.from_numpy(patches))).numpy())
+            x = torch.from_numpy(patches)
+            out.append((model.penultimate(x) if embedding else torch.sigmoid(model(x))).numpy())
     return np.concatenate(out).astype(np.float32)

@@ -20,7 +20,8 @@ resamples them onto the token grid with :func:`booster.align.align`.
 - ``musicnn``: musicnn's tagger trained on the Million Song Dataset (Pons & Serra 2019; :mod:`booster.musicnn`,
   its TF checkpoint read from the ``musicnn`` wheel without TensorFlow): the probabilities of 50 last.fm tags
   (genres, instruments, moods, eras) of 3 s patches every 3 s, 1/3 fps: the timbre and genre teacher, which no
-  other teacher here is. Loss: binary cross-entropy.
+  other teacher here is. Loss: binary cross-entropy. ``musicnn-embedding``: the same network's 200 penultimate
+  features (what its tag logits are a linear map of), unnormalised. Loss: mean squared error.
 """
 
 from __future__ import annotations
@@ -185,11 +186,11 @@ def _tempo(audio: np.ndarray) -> np.ndarray:
 MUSICNN_HOP_S = 3.0  # one 3 s patch every 3 s: tags move slowly, and overlapping patches cost in proportion
 
 
-def _musicnn() -> Callable[[np.ndarray], np.ndarray]:
+def _musicnn(embedding: bool = False) -> Callable[[np.ndarray], np.ndarray]:
     from booster.musicnn import Musicnn, taggram
 
     model = Musicnn.from_wheel()
-    return lambda audio: taggram(model, audio, TEACHER_RATE, hop_s=MUSICNN_HOP_S)
+    return lambda audio: taggram(model, audio, TEACHER_RATE, hop_s=MUSICNN_HOP_S, embedding=embedding)
 
 
 TEACHER_SPECS = {
@@ -212,6 +213,9 @@ TEACHER_SPECS = {
                            "musicnn MSD_musicnn (Pons & Serra 2019), the checkpoint in the musicnn 0.1.0 wheel read "
                            "without TensorFlow: probabilities of the Million Song Dataset's 50 most common last.fm "
                            "tags, 3 s patches every 3 s"),
+    "musicnn-embedding": TeacherSpec("musicnn-embedding", 200, 1 / MUSICNN_HOP_S, "mse",
+                                     "musicnn MSD_musicnn's 200 penultimate features (the layer its tag logits "
+                                     "read), 3 s patches every 3 s"),
 }
 #: teachers computed from another teacher's cached targets: name -> (base teacher, transform)
 DERIVED = {"basic-pitch-notes": ("basic-pitch", lambda y: np.concatenate(
@@ -235,8 +239,8 @@ def make_teacher(name: str) -> Callable[[np.ndarray], np.ndarray]:
         return _key
     if name == "tempo":
         return _tempo
-    if name == "musicnn":
-        return _musicnn()
+    if name in ("musicnn", "musicnn-embedding"):
+        return _musicnn(embedding=name == "musicnn-embedding")
     raise ValueError(f"unknown teacher {name!r}; choose from {', '.join(TEACHERS)}")
 
 

@@ -59,5 +59,11 @@ def test_musicnn_teacher_gives_tag_probabilities_every_3_s():
     assert y.dtype == np.float32 and (y >= 0).all() and (y <= 1).all()
     # patches go through in batches (memory flat in length): the batch size does not change the targets
     np.testing.assert_allclose(taggram(Musicnn.from_wheel(), audio, TEACHER_RATE, hop_s=3.0, batch=1), y, atol=1e-5)
+    # the embedding is the layer the tags read: the tag head applied to it gives the tag teacher's targets
+    model = Musicnn.from_wheel()
+    emb = make_teacher("musicnn-embedding")(audio)
+    assert emb.shape == (4, TEACHER_SPECS["musicnn-embedding"].channels) and TEACHER_SPECS["musicnn-embedding"].loss == "mse"
+    with torch.inference_mode():
+        np.testing.assert_allclose(torch.sigmoid(model.out(torch.from_numpy(emb))).numpy(), y, atol=1e-5)
     silent = make_teacher("musicnn")(np.zeros(TEACHER_RATE * 2, np.float32))
     assert silent.shape == (1, 50) and np.isfinite(silent).all()
