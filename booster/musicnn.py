@@ -18,7 +18,6 @@ Batch norms use TensorFlow's epsilon (1e-3). Inference only (its dropouts are of
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -40,15 +39,9 @@ MSD_LABELS = ("rock", "pop", "alternative", "indie", "electronic", "female vocal
 
 def checkpoint_dir(model: str = "MSD_musicnn") -> Path:
     """The folder of ``model``'s TF checkpoint inside the installed ``musicnn`` wheel."""
-    from booster.teachers import TeacherUnavailable
+    from booster.teachers import wheel_file
 
-    spec = importlib.util.find_spec("musicnn")
-    if spec is None or not spec.submodule_search_locations:
-        raise TeacherUnavailable("the musicnn teacher needs the musicnn wheel: pip install --no-deps musicnn==0.1.0")
-    path = Path(list(spec.submodule_search_locations)[0]) / model
-    if not (path / ".index").is_file():
-        raise TeacherUnavailable(f"{path}: the musicnn wheel has no {model} checkpoint; reinstall musicnn==0.1.0")
-    return path
+    return wheel_file("musicnn", f"{model}/.index", "pip install --no-deps musicnn==0.1.0").parent
 
 
 def log_mel(audio: np.ndarray) -> np.ndarray:
@@ -83,24 +76,24 @@ class Musicnn(nn.Module):
     def __init__(self, weights: dict[str, np.ndarray]):
         super().__init__()
 
-        def conv(name: str) -> tuple[torch.Tensor, torch.Tensor]:  # TF (h, w, in, out) -> torch (out, in, h, w)
-            return (torch.from_numpy(weights[f"{name}/kernel"].transpose(3, 2, 0, 1).copy()),
-                    torch.from_numpy(weights[f"{name}/bias"].copy()))
+        def conv(name: str, module: nn.Module) -> nn.Module:
+            """``module`` with TF's kernel ``(h, w, in, out)`` as torch's ``(out, in, h, w)``."""
+            kernel = torch.from_numpy(weights[f"{name}/kernel"].transpose(3, 2, 0, 1).copy())
+            if isinstance(module, nn.Conv1d):  # a (7, C) kernel on one channel = C channels, 7 frames
+                kernel = kernel[:, 0].permute(0, 2, 1).contiguous()
+            module.weight.data = kernel
+            module.bias.data = torch.from_numpy(weights[f"{name}/bias"].copy())
+            return module
 
         self.bn_in = _BatchNorm(weights, "batch_normalization")
         # front end: conv2d, conv2d_1 timbral (7 x 38, 7 x 67); conv2d_2..4 temporal (128, 64, 32 x 1)
-        self.front = nn.ParameterList()
-        for name in ["conv2d", "conv2d_1", "conv2d_2", "conv2d_3", "conv2d_4"]:
-            w, b = conv(name)
-            self.front.append(nn.Parameter(w, requires_grad=False))
-            self.front.append(nn.Parameter(b, requires_grad=False))
+        self.front = nn.ModuleList(conv(name, nn.Conv2d(1, out, kernel)) for name, out, kernel in (
+            ("conv2d", 204, (7, 38)), ("conv2d_1", 204, (7, 67)), ("conv2d_2", 51, (128, 1)),
+            ("conv2d_3", 51, (64, 1)), ("conv2d_4", 51, (32, 1))))
         self.front_bn = nn.ModuleList(_BatchNorm(weights, f"batch_normalization_{i}") for i in range(1, 6))
         # mid end: (7, C, 1, 64) kernels over (time, channels) = 1-d convolutions over time
-        self.mid = nn.ParameterList()
-        for name in ["conv2d_5", "conv2d_6", "conv2d_7"]:
-            w, b = conv(name)
-            self.mid.append(nn.Parameter(w[:, 0].permute(0, 2, 1).contiguous(), requires_grad=False))  # (64, C, 7)
-            self.mid.append(nn.Parameter(b, requires_grad=False))
+        self.mid = nn.ModuleList(conv(name, nn.Conv1d(c, 64, 7)) for name, c in (
+            ("conv2d_5", 561), ("conv2d_6", 64), ("conv2d_7", 64)))
         self.mid_bn = nn.ModuleList(_BatchNorm(weights, f"batch_normalization_{i}") for i in range(6, 9))
         self.pool_bn = _BatchNorm(weights, "batch_normalization_9")
         self.dense = nn.Linear(1506, 200)
@@ -122,12 +115,11 @@ class Musicnn(nn.Module):
         """``(batch, time, 96)`` -> ``(batch, time, 561)``: each block's maximum over frequency."""
         x = self.bn_in(x.unsqueeze(-1)).squeeze(-1).unsqueeze(1)  # (batch, 1, time, mel)
         outs = []
-        for i in range(5):
-            w, b = self.front[2 * i], self.front[2 * i + 1]
-            k = w.shape[2]
+        for i, front in enumerate(self.front):
+            k = front.kernel_size[0]
             # timbral blocks pad 3 frames each side ("valid" in frequency); temporal ones pad as TF's "same"
             pad = (0, 0, 3, 3) if i < 2 else (0, 0, (k - 1) // 2, k - 1 - (k - 1) // 2)
-            y = F.conv2d(F.pad(x, pad), w, b)  # (batch, filters, time, freq')
+            y = front(F.pad(x, pad))  # (batch, filters, time, freq')
             # TF: ReLU, batch norm, max over frequency. ReLU commutes with max and min, and a per-channel affine
             # map takes the maximum to the maximum (or, where its scale is negative, the minimum to it): so
             # reduce first and map the (batch, filters, time) result, not the 59x larger tensor
@@ -144,9 +136,8 @@ class Musicnn(nn.Module):
         feature), what the tag logits are a linear map of."""
         front = self._front(x)  # (batch, time, 561)
         feats, h = [front], front
-        for i in range(3):
-            w, b = self.mid[2 * i], self.mid[2 * i + 1]
-            y = F.relu(F.conv1d(F.pad(h.transpose(1, 2), (3, 3)), w, b)).transpose(1, 2)
+        for i, mid in enumerate(self.mid):
+            y = F.relu(mid(F.pad(h.transpose(1, 2), (3, 3)))).transpose(1, 2)
             y = self.mid_bn[i](y)
             h = y if i == 0 else y + h
             feats.append(h)

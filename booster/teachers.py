@@ -54,15 +54,21 @@ class TeacherUnavailable(RuntimeError):
     """A teacher's package is not installed; the message says what to install."""
 
 
-def _basic_pitch_model_path() -> Path:
-    spec = importlib.util.find_spec("basic_pitch")
+def wheel_file(package: str, relative: str, pip: str) -> Path:
+    """``relative`` inside the installed ``package`` (a teacher's model shipped in its wheel); ``pip`` is the
+    install command that the :class:`TeacherUnavailable` message gives when the package or the file is missing."""
+    spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise TeacherUnavailable("the basic-pitch teacher needs the basic-pitch wheel: "
-                                 "pip install --no-deps basic-pitch==0.4.0 onnxruntime")
-    path = Path(list(spec.submodule_search_locations)[0]) / "saved_models" / "icassp_2022" / "nmp.onnx"
+        raise TeacherUnavailable(f"this teacher needs the {package} wheel: {pip}")
+    path = Path(list(spec.submodule_search_locations)[0]) / relative
     if not path.exists():
-        raise TeacherUnavailable(f"{path}: the basic-pitch wheel has no ONNX model; reinstall basic-pitch==0.4.0")
+        raise TeacherUnavailable(f"{path}: the {package} wheel lacks it; reinstall: {pip}")
     return path
+
+
+def _basic_pitch_model_path() -> Path:
+    return wheel_file("basic_pitch", "saved_models/icassp_2022/nmp.onnx",
+                      "pip install --no-deps basic-pitch==0.4.0 onnxruntime")
 
 
 class BasicPitch:
