@@ -114,6 +114,9 @@ def data_tokenize(
                                     "of each source without its own @HOURS (0 = all)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the --max-hours subset."),
     threads: int = typer.Option(0, "--threads", help="torch threads (0 = torch's default)."),
+    tokens_from: Path = typer.Option(None, "--tokens-from", help="A finished corpus of the same codec: the files "
+                                     "it holds are not encoded again (their tokens are copied), e.g. to pair the "
+                                     "same audio with other teachers."),
 ) -> None:
     """Encode audio into a token corpus for stage 2 (tokens + teacher targets, ~3 MB per hour): what
     'booster pretrain CORPUS --init CKPT --stage1-minutes 0 [--device cuda]' trains on."""
@@ -163,7 +166,7 @@ def data_tokenize(
             task = bar.add_task("tokenizing", total=len(files))
             manifest = build_token_corpus(files, out, booster, tuple(_parse_list(levels, str, "--levels")),
                                           tuple(_parse_list(teachers, str, "--teachers")), teacher_cache,
-                                          progress=lambda f: bar.advance(task))
+                                          progress=lambda f: bar.advance(task), tokens_from=tokens_from)
     except (ValueError, CheckpointError, TeacherUnavailable) as err:
         fail(str(err))
     size = (out / "tokens.npz").stat().st_size

@@ -70,7 +70,15 @@ def readout_sentence(readout: dict, sample_rate: int) -> str:
             f"and mid code vectors{sources} (4 mid frames side by side per top frame), trained on the teachers below; it reads {reach:.2f} s of context "
             f"on each side. `readout.head`: its head's {cfg.outputs} outputs in the teachers' space (their channels side by side, "
             f"in the order listed below)"
-            f"{' (probabilities)' if cfg.head_activation == 'sigmoid' else ''}.")
+            f"{_head_kinds(cfg)}.")
+
+
+def _head_kinds(cfg) -> str:
+    """What the head's outputs are: probabilities, raw regression outputs, or runs of both."""
+    runs = cfg.activations()
+    if len(runs) == 1:
+        return " (probabilities)" if runs[0][1] == "sigmoid" else ""
+    return " (" + ", then ".join(f"{n} {'probabilities' if a == 'sigmoid' else 'raw outputs'}" for n, a in runs) + ")"
 
 
 def teacher_lines(training: dict) -> list[str]:

@@ -264,8 +264,9 @@ def with_bidirectional_priors(model: FoundationModel, levels: tuple[str, ...],
 
 
 def with_readout(model: FoundationModel, channels: int | list[int], loss: str | list[str] = "bce") -> FoundationModel:
-    """``model`` with a readout stack whose head predicts its teachers' ``channels`` side by side, scored by
-    ``loss`` ("bce" or "mse", one for all: the head's outputs become one feature).
+    """``model`` with a readout stack whose head predicts its teachers' ``channels`` side by side, each teacher
+    scored by its ``loss`` ("bce" or "mse"; one for all, or one per teacher). The head's feature is sigmoid
+    probabilities where a teacher is "bce", raw outputs where it is "mse" (``ReadoutConfig.head_segments``).
 
     A model that has a readout keeps it if its head has that width; a head narrower than that, whose width
     is that of the first teachers, is widened for the others (its trained rows kept, the new ones fresh):
@@ -275,23 +276,33 @@ def with_readout(model: FoundationModel, channels: int | list[int], loss: str | 
 
     widths = [channels] if isinstance(channels, int) else list(channels)
     kinds = [loss] * len(widths) if isinstance(loss, str) else list(loss)
-    if len(set(kinds)) > 1:
-        raise ValueError(f"the readout's teachers must share one loss (their outputs are one feature), got {kinds}: "
-                         "train the readout on the bce teachers or the mse ones")
+    if len(kinds) != len(widths) or set(kinds) - {"bce", "mse"}:
+        raise ValueError(f"one loss per teacher, 'bce' or 'mse': got {kinds} for {len(widths)} teachers")
     total = sum(widths)
+    activation = {"bce": "sigmoid", "mse": "none"}
+    runs: list[tuple[int, str]] = []  # adjacent teachers of one kind make one run of the head
+    for w, k in zip(widths, kinds, strict=True):
+        if runs and runs[-1][1] == activation[k]:
+            runs[-1] = (runs[-1][0] + w, activation[k])
+        else:
+            runs.append((w, activation[k]))
+    one = len(runs) == 1
+    heads = {"head_activation": runs[0][1], "head_segments": () if one else tuple(runs)}
     if model.readout is not None:
         have = model.readout.cfg.outputs
         if have == total:
+            if model.readout.cfg.activations() != runs:
+                raise ValueError(f"the model's readout head has activations {model.readout.cfg.activations()}, "
+                                 f"these teachers need {runs}: list the teachers it was trained on, in order")
             return model
         if have not in np.cumsum(widths)[:-1].tolist():
             raise ValueError(f"the model's readout predicts {have} channels, the teachers have {widths}: train it with "
                              "the teachers it was made for, listed first")
-        config = replace(model.config, readout=replace(model.readout.cfg, outputs=total))
+        config = replace(model.config, readout=replace(model.readout.cfg, outputs=total, **heads))
     elif not model.config.with_priors:
         raise ValueError("--readout needs a model with priors")
     else:
-        config = replace(model.config, readout=replace(ReadoutConfig.for_prior(model.config.prior, total),
-                                                       head_activation="sigmoid" if kinds[0] == "bce" else "none"))
+        config = replace(model.config, readout=replace(ReadoutConfig.for_prior(model.config.prior, total), **heads))
     rebuilt = FoundationModel(config)
     state = model.state_dict()
     if model.readout is not None:  # keep the trained rows of the narrower head

@@ -52,13 +52,36 @@ def _part_key(path: Path, levels, teachers) -> str:
                                       list(teachers)]).encode()).hexdigest()[:24]
 
 
+def _tokens_source(corpus: str | Path, booster, levels: tuple[str, ...]) -> Callable[[Path], Path | None]:
+    """Where another corpus of the same codec keeps a file's tokens: ``file -> its part`` (None when it has
+    none), so that a corpus with other teachers needs no codec pass for the files they share."""
+    corpus = Path(corpus)
+    try:
+        manifest = json.loads((corpus / "manifest.json").read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{corpus}: not a finished token corpus ({err}); give --tokens-from a corpus that "
+                         "'booster data tokenize' completed") from err
+    if manifest.get("codec_fingerprint") != codec_fingerprint(booster.model):
+        raise ValueError(f"{corpus}: its tokens were made by another codec (from {manifest.get('checkpoint')}); "
+                         "reuse a corpus of this --model's codec")
+    missing = [lv for lv in levels if lv not in manifest.get("levels", [])]
+    if missing:
+        raise ValueError(f"{corpus}: has levels {manifest.get('levels')}, not {missing}; drop --tokens-from")
+
+    def part_of(f: Path) -> Path | None:
+        part = corpus / "parts" / f"{_part_key(f, manifest['levels'], list(manifest['teachers']))}.npz"
+        return part if part.exists() else None
+    return part_of
+
+
 def build_token_corpus(files: list[Path], out: str | Path, booster, levels: tuple[str, ...] = ("top", "mid"),
                        teachers: tuple[str, ...] = (), teacher_cache: str | Path | None = None,
-                       progress: Callable[[Path], None] | None = None) -> dict:
+                       progress: Callable[[Path], None] | None = None, tokens_from: str | Path | None = None) -> dict:
     """Encode ``files`` with ``booster``'s codec into the corpus folder ``out``; returns the manifest.
 
     Unreadable and silent files are recorded in the manifest's ``failures`` and skipped; files done
-    before an interruption are not redone (``out/parts``).
+    before an interruption are not redone (``out/parts``). ``tokens_from``: a finished corpus of the same
+    codec whose tokens are copied for the files it holds (the teachers still come from ``teacher_cache``).
     """
     from booster.audio import AudioError, load_audio
     from booster.teachers import TEACHER_SPECS, teacher_targets, to_teacher_rate
@@ -70,6 +93,7 @@ def build_token_corpus(files: list[Path], out: str | Path, booster, levels: tupl
     bad = [t for t in teachers if t not in TEACHER_SPECS]
     if bad:
         raise ValueError(f"unknown teachers {bad}; choose from {', '.join(TEACHER_SPECS)}")
+    reuse = _tokens_source(tokens_from, booster, levels) if tokens_from else (lambda f: None)
     parts = out / "parts"
     parts.mkdir(parents=True, exist_ok=True)
     sr = booster.sample_rate
@@ -86,9 +110,14 @@ def build_token_corpus(files: list[Path], out: str | Path, booster, levels: tupl
             if np.abs(audio).max() <= 1e-4:
                 failures.append(f"{f}: silent; skipped")
                 continue
-            tokens = booster.extract(audio[0], sr, features=[]).tokens
-            arrays = {lv: tokens[lv].numpy().astype(np.uint8 if booster.model.config.codec.codebook_size <= 256
-                                                    else np.uint16) for lv in levels}
+            done = reuse(f)
+            if done is not None:
+                with np.load(done) as z:
+                    arrays = {lv: z[lv] for lv in levels}
+            else:
+                tokens = booster.extract(audio[0], sr, features=[]).tokens
+                arrays = {lv: tokens[lv].numpy().astype(np.uint8 if booster.model.config.codec.codebook_size <= 256
+                                                        else np.uint16) for lv in levels}
             if teachers:
                 cache = teacher_cache or out / "teacher-cache"
                 for name, y in teacher_targets([f], [to_teacher_rate(audio[0], sr)], list(teachers), cache)[0].items():

@@ -49,6 +49,10 @@ class ReadoutConfig:
     # how the head's outputs become the feature ``readout.head``: "sigmoid" for a teacher of probabilities
     # (binary cross-entropy), "none" for a regression teacher (mean squared error)
     head_activation: str = "sigmoid"
+    # for teachers of both kinds side by side: ``(outputs, activation)`` per run of the head's outputs, in
+    # order, summing to ``outputs`` (e.g. ``((176, "sigmoid"), (200, "none"))``); empty: ``head_activation``
+    # for every output
+    head_segments: tuple[tuple[int, str], ...] = ()
 
     @classmethod
     def for_prior(cls, prior: PriorConfig, outputs: int) -> ReadoutConfig:
@@ -64,15 +68,26 @@ class ReadoutConfig:
     def __post_init__(self) -> None:
         if self.head_activation not in HEAD_ACTIVATIONS:
             raise ValueError(f"head_activation must be one of {HEAD_ACTIVATIONS}, got {self.head_activation!r}")
+        self.head_segments = tuple((int(n), str(a)) for n, a in self.head_segments)
+        bad = [a for _, a in self.head_segments if a not in HEAD_ACTIVATIONS]
+        if bad or (self.head_segments and sum(n for n, _ in self.head_segments) != self.outputs):
+            raise ValueError(f"head_segments {self.head_segments} must cover the head's {self.outputs} outputs with "
+                             f"activations from {HEAD_ACTIVATIONS}")
+
+    def activations(self) -> list[tuple[int, str]]:
+        """``(outputs, activation)`` per run of the head's outputs, in order."""
+        return list(self.head_segments) or [(self.outputs, self.head_activation)]
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["source_layers"] = list(self.source_layers)
+        d["head_segments"] = [list(seg) for seg in self.head_segments]
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> ReadoutConfig:
-        return cls(**{**d, "source_layers": tuple(d.get("source_layers", ()))})
+        return cls(**{**d, "source_layers": tuple(d.get("source_layers", ())),
+                      "head_segments": tuple(tuple(seg) for seg in d.get("head_segments", ()))})
 
 
 def fold(x: torch.Tensor, ratio: int, frames: int) -> torch.Tensor:
@@ -148,9 +163,12 @@ class Readout(nn.Module):
     def posteriors(self, states: list[torch.Tensor]) -> torch.Tensor:
         """The head's outputs in the teachers' space, ``(batch, frames, outputs)``: the feature ``readout.head``
         (the teachers' channels side by side in training order; for Basic Pitch notes 88 note then 88 onset
-        probabilities, keys A0..C8)."""
+        probabilities, keys A0..C8); sigmoid where the teacher gives probabilities, raw where it is a regression."""
         logits = self.logits(states)
-        return torch.sigmoid(logits) if self.cfg.head_activation == "sigmoid" else logits
+        runs = self.cfg.activations()
+        parts = logits.split([n for n, _ in runs], dim=-1)
+        return torch.cat([torch.sigmoid(p) if a == "sigmoid" else p for p, (_, a) in zip(parts, runs, strict=True)],
+                         dim=-1)
 
     def loss(self, states: list[torch.Tensor], target: torch.Tensor, kind: str = "bce") -> torch.Tensor:
         """The head's loss against a teacher's targets ``(batch, frames, outputs)``: binary cross-entropy for

@@ -220,5 +220,33 @@ def test_with_readout_widens_a_trained_head_for_new_teachers():
     assert with_readout(model, [5], ["bce"]) is model  # the width it has: kept as it is
     with pytest.raises(ValueError, match="listed first"):
         with_readout(model, [3, 5], ["bce", "bce"])
-    with pytest.raises(ValueError, match="one loss"):
-        with_readout(model, [5, 3], ["bce", "mse"])
+    with pytest.raises(ValueError, match="one loss per teacher"):
+        with_readout(model, [5, 3], ["bce", "l1"])
+    with pytest.raises(ValueError, match="activations"):  # its 5 outputs are probabilities, not a regression
+        with_readout(model, [5], ["mse"])
+
+
+def test_readout_head_of_probabilities_beside_a_regression():
+    """A bce teacher and an mse one side by side: the feature is probabilities then raw outputs, and each
+    teacher is scored by its own loss on its own slice."""
+    from booster.pretrain import with_readout
+
+    torch.manual_seed(0)
+    model = FoundationModel(_config()).eval()  # trained on one bce teacher of 5 channels
+    mixed = with_readout(model, [5, 3], ["bce", "mse"]).eval()
+    cfg = mixed.readout.cfg
+    assert cfg.activations() == [(5, "sigmoid"), (3, "none")]
+    assert ReadoutConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    states = [torch.randn(2, 16, cfg.dim) * 3]
+    logits = mixed.readout.logits(states)
+    post = mixed.readout.posteriors(states)
+    torch.testing.assert_close(post[..., :5], torch.sigmoid(logits[..., :5]))
+    torch.testing.assert_close(post[..., 5:], logits[..., 5:])
+    assert (logits[..., 5:] < 0).any()  # the regression part is not squashed
+    notes, emb = (torch.rand(2, 16, 5) > 0.7).float(), torch.randn(2, 16, 3)
+    bce, mse = mixed.readout.losses(states, [notes, emb], ["bce", "mse"])
+    torch.testing.assert_close(bce, F.binary_cross_entropy_with_logits(logits[..., :5], notes))
+    torch.testing.assert_close(mse, F.mse_loss(logits[..., 5:], emb))
+    assert with_readout(mixed, [5, 3], ["bce", "mse"]) is mixed
+    with pytest.raises(ValueError, match="head_segments"):
+        ReadoutConfig(outputs=8, head_segments=((5, "sigmoid"), (2, "none")))

@@ -75,6 +75,39 @@ def test_a_rerun_reuses_finished_files(token_corpus, rendered_corpus, micro_ckpt
     assert len(manifest["files"]) == len(files)
 
 
+def test_tokens_from_another_corpus_skip_the_codec(token_corpus, rendered_corpus, micro_ckpt, tmp_path, monkeypatch):
+    """The same audio with other teachers: the tokens of the files the first corpus holds are copied, the
+    rest encoded; a corpus of another codec is refused."""
+    import shutil
+
+    from booster.token_corpus import build_token_corpus
+
+    files = sorted(rendered_corpus.glob("*/mix.flac"))
+    extra = tmp_path / "extra.flac"
+    shutil.copy(files[0], extra)  # a file the first corpus does not hold
+    encoded = []
+    extract = Booster.extract
+    monkeypatch.setattr(Booster, "extract", lambda self, audio, *a, **k: encoded.append(1) or extract(self, audio, *a, **k))
+    booster = Booster.from_pretrained(micro_ckpt)
+    build_token_corpus([*files, extra], tmp_path / "c", booster, tokens_from=token_corpus)
+    assert len(encoded) == 1
+    first, second = TokenCorpus.load(token_corpus), TokenCorpus.load(tmp_path / "c")
+    for a, b in zip(first.tokens, second.tokens, strict=False):
+        for level in ("top", "mid"):
+            np.testing.assert_array_equal(a[level], b[level])
+    for level in ("top", "mid"):
+        np.testing.assert_array_equal(second.tokens[-1][level], first.tokens[0][level])
+    other = tmp_path / "other"
+    shutil.copytree(token_corpus, other)
+    manifest = json.loads((other / "manifest.json").read_text())
+    (other / "manifest.json").write_text(json.dumps({**manifest, "codec_fingerprint": "0" * 64}))
+    with pytest.raises(ValueError, match="another codec"):
+        build_token_corpus(files, tmp_path / "d", booster, tokens_from=other)
+    res = CliRunner().invoke(app, ["data", "tokenize", str(tmp_path / "e"), str(files[0]), "--model", str(micro_ckpt),
+                                   "--tokens-from", str(tmp_path / "nothing")])
+    assert res.exit_code != 0 and "not a finished token corpus" in res.output
+
+
 def test_crops_line_levels_and_teachers_up(token_corpus):
     corpus = TokenCorpus.load(token_corpus)
     crops = TokenCrops(corpus, frames=40, seed=2)
