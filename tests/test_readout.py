@@ -248,5 +248,9 @@ def test_readout_head_of_probabilities_beside_a_regression():
     torch.testing.assert_close(bce, F.binary_cross_entropy_with_logits(logits[..., :5], notes))
     torch.testing.assert_close(mse, F.mse_loss(logits[..., 5:], emb))
     assert with_readout(mixed, [5, 3], ["bce", "mse"]) is mixed
+    from booster.model_card import readout_sentence
+
+    assert "(5 probabilities, then 3 raw outputs)" in readout_sentence(cfg.to_dict(), 22050)
+    assert readout_sentence(model.readout.cfg.to_dict(), 22050).endswith("(probabilities).")
     with pytest.raises(ValueError, match="head_segments"):
         ReadoutConfig(outputs=8, head_segments=((5, "sigmoid"), (2, "none")))
