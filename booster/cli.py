@@ -223,7 +223,7 @@ def pretrain_cmd(
                                         help="Linear LR warm-up of the cosine, in steps of each stage "
                                         "(default: 200 with --init, else 0)."),
     teachers: str = typer.Option("", "--teachers", help="Stage-2 teacher targets, comma-separated: basic-pitch, "
-                                 "basic-pitch-notes, cqt, chroma, key, tempo, musicnn (computed once per file and cached)."),
+                                 "basic-pitch-notes, cqt, chroma, key, tempo, musicnn, musicnn-embedding (computed once per file and cached)."),
     teacher_weight: float = typer.Option(1.0, "--teacher-weight", help="Weight of each teacher loss."),
     bidirectional_levels: str = typer.Option("", "--bidirectional-levels", help="Make these priors bidirectional "
                                              "masked-token models, e.g. top,mid (their features then read right "
@@ -235,6 +235,8 @@ def pretrain_cmd(
                                  "readout.head); a readout trained on the first teachers is widened for the rest."),
     readout_only: bool = typer.Option(False, "--readout-only", help="Like --readout, with the priors frozen: "
                                       "only the readout trains."),
+    readout_weights: str = typer.Option("", "--readout-weights", help="Weight of each readout teacher's loss, in "
+                                        "--teachers order, e.g. 1,0.25 (default 1 each)."),
     contrastive_weight: float = typer.Option(0.0, "--contrastive-weight", help="Stage 2: weight of an InfoNCE "
                                              "loss between two crops of one file (0 = off)."),
     stage2_crop_seconds: float = typer.Option(0.0, "--stage2-crop-seconds", help="Stage-2 crop length "
@@ -268,7 +270,8 @@ def pretrain_cmd(
                          prior_levels=tuple(_parse_list(prior_levels, str, "--prior-levels")),
                          contrastive_weight=contrastive_weight, stage2_crop_seconds=stage2_crop_seconds or None,
                          device=device, loader_workers=loader_workers, checkpoint_every=checkpoint_every,
-                         readout=readout, readout_only=readout_only, fresh_priors=fresh_priors)
+                         readout=readout, readout_only=readout_only, fresh_priors=fresh_priors,
+                         readout_weights=tuple(_parse_list(readout_weights, float, "--readout-weights")))
     try:  # pretrain() checks --device itself (check_device), before it writes anything
         summary = pretrain(audio_dir, out, cfg)
     except (ValueError, TeacherUnavailable) as err:

@@ -89,9 +89,12 @@ def teacher_lines(training: dict) -> list[str]:
     if not names:
         return ["- Teachers: none (stage 2 is next-token prediction only)."]
     readout = (training.get("readout_teachers") or [training["readout_teacher"]]) if training.get("readout_teacher") else []
+    weights = training.get("readout_weights") or (training.get("readout_training") or {}).get("readout_weights")
+    weighed = [f", loss weight {w:g}" for w in weights] if weights else [""] * len(readout)
     readout_lines = ["- Teachers of the readout (targets computed once per training file, never at extraction; their "
                      "channels side by side in its head, in this order):",
-                     *(f"  - `{n}` ({TEACHER_SPECS[n].channels} channels): {TEACHER_SPECS[n].source}" for n in readout)]
+                     *(f"  - `{n}` ({TEACHER_SPECS[n].channels} channels{w}): {TEACHER_SPECS[n].source}"
+                       for n, w in zip(readout, weighed, strict=True))]
     if readout and not training.get("prior_levels"):
         return readout_lines
     delay = f", reading {training['teacher_delay']} top frames late" if training.get("teacher_delay") else ""

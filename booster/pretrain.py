@@ -75,6 +75,9 @@ class PretrainConfig:
     loader_workers: int = 0  # DataLoader worker processes (token corpora on a GPU keep the GPU fed with a few)
     readout: bool = False  # stage 2 also trains a readout stack (hqvae.readout) on every teacher's targets (channels side by side)
     readout_only: bool = False  # stage 2 trains the readout alone; the priors keep their weights
+    # weight of each readout teacher's loss, in --teachers order (default 1 each): the readout's trunk is shared,
+    # so a teacher whose loss is larger (an MSE regression beside BCE notes) would otherwise take it over
+    readout_weights: tuple[float, ...] = ()
     fresh_priors: bool = False  # with --init: the priors this run trains start from fresh weights (codec, readout kept)
 
 
@@ -355,6 +358,10 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
         raise ValueError(f"--teacher-delay must be >= 0 and needs --teachers (got {cfg.teacher_delay})")
     if (cfg.readout or cfg.readout_only) and not cfg.teachers:
         raise ValueError("--readout trains on a teacher's targets: give --teachers")
+    if cfg.readout_weights and (not (cfg.readout or cfg.readout_only) or len(cfg.readout_weights) != len(cfg.teachers)
+                                or min(cfg.readout_weights) < 0):
+        raise ValueError(f"--readout-weights needs --readout or --readout-only and one weight >= 0 per teacher "
+                         f"(got {list(cfg.readout_weights)} for {list(cfg.teachers)})")
     if cfg.teachers:
         from booster.teachers import TEACHER_SPECS
 
@@ -462,7 +469,7 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
                           teacher_weight=cfg.teacher_weight, levels=trained_levels, contrastive_weight=cfg.contrastive_weight,
                           teacher_delay=cfg.teacher_delay,
                           readout_teacher=head_specs(cfg.teachers) if cfg.readout or cfg.readout_only else None,
-                          train_priors=not cfg.readout_only)
+                          readout_weights=list(cfg.readout_weights) or None, train_priors=not cfg.readout_only)
         last2 = out / "train" / "stage2-last.ckpt"
         trainer2 = _trainer(out, "stage2", cfg.minutes - stage1_minutes, cfg.checkpoint_every, cfg.lr_schedule,
                             lr_warmup, cfg.device)
@@ -495,6 +502,7 @@ def pretrain(audio_dir: str | Path, out: str | Path, cfg: PretrainConfig) -> dic
         "readout": fcfg.readout.to_dict() if fcfg.readout else None,
         "readout_teacher": cfg.teachers[0] if cfg.readout or cfg.readout_only else None,  # the first (older cards)
         "readout_teachers": list(cfg.teachers) if cfg.readout or cfg.readout_only else [],
+        "readout_weights": list(cfg.readout_weights) or None,
         "contrastive_weight": cfg.contrastive_weight, "stage2_crop_seconds": samples2 / sr,
     }
     fp = save_checkpoint(model, out, extra={"training": {k: summary[k] for k in (

@@ -125,7 +125,8 @@ class Stage2Module(L.LightningModule):
                  teacher_layer: int | None = None, teacher_levels: tuple[str, ...] | None = None,
                  teacher_weight: float = 1.0, levels: tuple[str, ...] | None = None,
                  contrastive_weight: float = 0.0, contrastive_temperature: float = 0.1, teacher_delay: int = 0,
-                 readout_teacher: TeacherHeadSpec | list[TeacherHeadSpec] | None = None, train_priors: bool = True):
+                 readout_teacher: TeacherHeadSpec | list[TeacherHeadSpec] | None = None, train_priors: bool = True,
+                 readout_weights: list[float] | None = None):
         super().__init__()
         self.model, self.lr = model, lr
         # the model's readout stack (hqvae.readout) learns these teachers' targets (one spec or several, their
@@ -137,6 +138,10 @@ class Stage2Module(L.LightningModule):
             raise ValueError("readout_teacher needs a model with a readout (FoundationConfig.readout)")
         if not train_priors and not self.readout_teachers:
             raise ValueError("with the priors frozen, only a readout is left to train: give readout_teacher")
+        # each readout teacher's loss weight (the trunk is shared: a larger loss would take it over)
+        self.readout_weights = list(readout_weights) if readout_weights else [1.0] * len(self.readout_teachers)
+        if len(self.readout_weights) != len(self.readout_teachers):
+            raise ValueError(f"{len(self.readout_weights)} readout weights for {len(self.readout_teachers)} teachers")
         self.train_priors = train_priors
         # the priors trained here (default all); the others keep their weights
         self.levels = tuple(levels or model.levels)
@@ -196,9 +201,10 @@ class Stage2Module(L.LightningModule):
         levels = self.model.levels
         loss = 0.0
         if self.readout_teachers:
-            for t, r_loss in zip(self.readout_teachers, self.readout_losses(tokens, targets), strict=True):
-                self.log(f"stage2/readout_{t.name}", r_loss)
-                loss = loss + r_loss
+            for t, w, r_loss in zip(self.readout_teachers, self.readout_weights, self.readout_losses(tokens, targets),
+                                    strict=True):
+                self.log(f"stage2/readout_{t.name}", r_loss)  # unweighted: comparable between runs
+                loss = loss + w * r_loss
         for i, level in enumerate(levels):
             if level not in self.levels or not self.train_priors:
                 continue

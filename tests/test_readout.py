@@ -160,6 +160,8 @@ def test_pretrain_readout_only_on_a_token_corpus(rendered_corpus, micro_ckpt, tm
             "--minutes", "0.1", "--batch-size", "2", "--stage2-crop-seconds", "1.0"]
     res = CliRunner().invoke(app, args + ["--readout-only"])
     assert res.exit_code == 2 and "--teachers" in res.output
+    res = CliRunner().invoke(app, args + ["--readout-only", "--teachers", "cqt", "--readout-weights", "1,0.5"])
+    assert res.exit_code == 2 and "one weight >= 0 per teacher" in res.output
     res = CliRunner().invoke(app, args + ["--readout-only", "--teachers", "cqt"])
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "training.json").read_text())
@@ -202,6 +204,12 @@ def test_readout_learns_several_teachers_side_by_side():
     assert logged["stage2/readout_notes"] == pytest.approx(float(notes), rel=1e-5)
     assert logged["stage2/readout_key"] == pytest.approx(float(key), rel=1e-5)
     torch.testing.assert_close(loss.detach(), notes + key)
+    weighed = Stage2Module(model, readout_teacher=specs, train_priors=False, readout_weights=[1.0, 0.25])
+    weighed.log = lambda *a, **k: None
+    torch.testing.assert_close(weighed.training_step({"tokens": tokens, "teachers": targets}, 0).detach(),
+                               notes + 0.25 * key)
+    with pytest.raises(ValueError, match="readout weights"):
+        Stage2Module(model, readout_teacher=specs, train_priors=False, readout_weights=[1.0])
     with pytest.raises(ValueError, match="8 outputs"):
         model.readout.losses([torch.zeros(1, 4, model.readout.cfg.dim)], [torch.zeros(1, 4, 5)], ["bce"])
 

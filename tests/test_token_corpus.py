@@ -221,6 +221,8 @@ def test_model_card_names_every_teacher_of_a_readout(micro_ckpt):
     # a card written before readouts had several teachers names its one
     old = teacher_lines({**training, "teachers": ["basic-pitch-notes"], "readout_teachers": None})
     assert len(old) == 2 and "`basic-pitch-notes`" in old[1]
+    weighed = teacher_lines({**training, "readout_weights": [1.0, 0.5, 0.25]})
+    assert "(24 channels, loss weight 0.5)" in weighed[2] and "loss weight 0.25" in weighed[3]
 
 
 def test_model_card_of_a_merged_checkpoint(micro_ckpt):
