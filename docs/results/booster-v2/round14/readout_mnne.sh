@@ -6,11 +6,14 @@
 # the head widened from 176 outputs (the trained rows kept), the same 6.58 h subset, the same minutes.
 # Then the probe, paired with 1cfd160c's, and the validation figures that the shipping rule reads.
 #   MINUTES=30 bash docs/results/booster-v2/round14/readout_mnne.sh
+# The second arm weighs the embedding's loss down (pretrain --readout-weights, in --teachers order):
+#   NAME=readout-bp-mnne-w25 WEIGHTS=1,0.25 bash docs/results/booster-v2/round14/readout_mnne.sh
 set -euo pipefail
 cd "$(dirname "$0")/../../../.."
 OUT=${OUT:-build/s33/arms}
 MINUTES=${MINUTES:-30}
 NAME=${NAME:-readout-bp-mnne}
+WEIGHTS=${WEIGHTS:-}
 TEACHERS=basic-pitch-notes,musicnn-embedding
 DOCS=docs/results/booster-v2/round14
 mkdir -p "$DOCS" "$OUT"
@@ -19,7 +22,8 @@ PATH=$PWD/.venv/bin:$PATH TEACHERS=$TEACHERS TOKENS=build/v2/tokens-bpme MUSIC_H
   TOKENS_FROM=build/v2/tokens-mnn OUT=build/v2 bash scripts/booster_v2_tokens.sh > $DOCS/tokens-bpme.log 2>&1
 .venv/bin/python -m booster.cli pretrain build/v2/tokens-bpme --out $OUT/$NAME --init booster/weights/default \
   --stage1-minutes 0 --minutes $MINUTES --batch-size 8 --stage2-crop-seconds 6 --lr 5e-4 --lr-schedule cosine \
-  --lr-warmup-steps 50 --threads 2 --teachers $TEACHERS --readout-only > $DOCS/$NAME.log 2>&1
+  --lr-warmup-steps 50 --threads 2 --teachers $TEACHERS --readout-only ${WEIGHTS:+--readout-weights $WEIGHTS} \
+  > $DOCS/$NAME.log 2>&1
 cp $OUT/$NAME/training.json $DOCS/$NAME.training.json
 cp "$(find $OUT/$NAME/logs -name metrics.csv | head -1)" $DOCS/$NAME.metrics.csv
 .venv/bin/python -m booster.cli probe --model $OUT/$NAME --out $DOCS/$NAME.probe.json \
@@ -28,4 +32,6 @@ cp "$(find $OUT/$NAME/logs -name metrics.csv | head -1)" $DOCS/$NAME.metrics.csv
   docs/results/booster-v2/round9/merged.probe.json > $DOCS/paired-$NAME-vs-shipped.txt
 .venv/bin/python docs/results/booster-v2/round8/tag_breakdown.py $OUT/$NAME val > $DOCS/tag_breakdown-$NAME-val.md
 .venv/bin/python docs/results/booster-v2/round9/val_figures.py docs/results/booster-v2/round9/merged.probe.json \
-  $DOCS/$NAME.probe.json
+  $DOCS/$NAME.probe.json > $DOCS/val_figures-$NAME.txt
+sed -n 29p $DOCS/tag_breakdown-$NAME-val.md >> $DOCS/val_figures-$NAME.txt  # the macro row: booster:all is its 4th column
+cat $DOCS/val_figures-$NAME.txt
