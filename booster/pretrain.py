@@ -228,9 +228,23 @@ def initial_model(cfg: PretrainConfig) -> tuple[FoundationModel, dict]:
         raise ValueError(f"--init {cfg.init} holds a {model.config.codec.quantizer!r} codec, not --quantizer "
                          f"{cfg.quantizer!r}; drop --quantizer or start from a matching checkpoint")
     training = read_config(cfg.init).get("extra", {}).get("training", {})
-    return model.train(), {"init": str(cfg.init), "init_fingerprint": fingerprint(cfg.init),
-                           "init_stage1_steps": int(training.get("stage1_steps", 0)),
-                           "init_stage2_steps": int(training.get("stage2_steps", 0))}
+    start = {"init": str(cfg.init), "init_fingerprint": fingerprint(cfg.init),
+             "init_stage1_steps": int(training.get("stage1_steps", 0)),
+             "init_stage2_steps": int(training.get("stage2_steps", 0))}
+    parent = _training_record(Path(cfg.init))
+    if parent:  # how the parts this run keeps were trained (a readout-only run's card names its priors' teachers)
+        start["init_training"] = parent
+    return model.train(), start
+
+
+def _training_record(ckpt: Path) -> dict | None:
+    """A checkpoint folder's ``training.json`` (what ``pretrain`` wrote), or None when it has none or it is not
+    a JSON object."""
+    try:
+        record = json.loads((ckpt / "training.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def with_fresh_priors(model: FoundationModel, levels: tuple[str, ...], seed: int = 0) -> FoundationModel:

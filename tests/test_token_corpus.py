@@ -221,6 +221,13 @@ def test_model_card_names_every_teacher_of_a_readout(micro_ckpt):
     # a card written before readouts had several teachers names its one
     old = teacher_lines({**training, "teachers": ["basic-pitch-notes"], "readout_teachers": None})
     assert len(old) == 2 and "`basic-pitch-notes`" in old[1]
+    # a readout-only run keeps its parent's priors: their teachers come from the nearest ancestor that trained them
+    priors_run = {"teachers": ["basic-pitch-notes", "tempo"], "teacher_weight": 10.0, "prior_levels": ["top", "mid"],
+                  "fingerprint": "1cfd160c09ef"}
+    readout_run = {**training, "init_training": {**training, "init_training": priors_run}}
+    kept = teacher_lines(readout_run)
+    assert len(kept) == 7 and "Teachers of the priors, kept from `1cfd160c`" in kept[4] and "weight 10.0" in kept[4]
+    assert "TCN" in kept[6] and len(teacher_lines({**training, "init_training": {"prior_levels": []}})) == 4
     weighed = teacher_lines({**training, "readout_weights": [1.0, 0.5, 0.25]})
     assert "(24 channels, loss weight 0.5)" in weighed[2] and "loss weight 0.25" in weighed[3]
 
@@ -280,3 +287,21 @@ def test_fresh_priors_restart_the_trained_priors_and_keep_the_rest(token_corpus,
     assert summary["bidirectional_levels"] == ["top", "mid"]
     res = CliRunner().invoke(app, base + ["--out", str(tmp_path / "r2"), "--readout-only", "--teachers", "cqt"])
     assert res.exit_code == 2 and "--fresh-priors" in res.output
+
+
+def test_a_run_from_a_checkpoint_records_how_that_checkpoint_was_trained(micro_ckpt, tmp_path):
+    """``init_training``: the parent's training.json, so that a readout-only run's card names the teachers of the
+    priors it kept; a parent without one (or with a broken one) records nothing."""
+    import shutil
+
+    from booster.pretrain import PretrainConfig, initial_model
+
+    parent = tmp_path / "parent"
+    shutil.copytree(micro_ckpt, parent)
+    _, start = initial_model(PretrainConfig(init=str(parent)))
+    assert "init_training" not in start and start["init_fingerprint"]
+    record = {"teachers": ["key"], "prior_levels": ["top"], "fingerprint": "ab" * 32}
+    (parent / "training.json").write_text(json.dumps(record))
+    assert initial_model(PretrainConfig(init=str(parent)))[1]["init_training"] == record
+    (parent / "training.json").write_text("[1, 2")
+    assert "init_training" not in initial_model(PretrainConfig(init=str(parent)))[1]
