@@ -31,7 +31,7 @@ def test_attributes(model):
 
 def test_empty_path_loads_the_bundled_model_and_bad_paths_fail_clearly(tmp_path):
     bundled = hear.load_model("")
-    assert bundled.sample_rate == 22050 and bundled.timestamp_embedding_size == 576 + 6 * 128 + 176  # coarse features + the readout (layers, head)
+    assert bundled.sample_rate == 22050 and bundled.timestamp_embedding_size == 576 + 6 * 128 + 376  # coarse features + the readout (layers, head: 176 notes + 200 timbre)
     with pytest.raises(CheckpointError, match="nowhere"):
         hear.load_model(str(tmp_path / "nowhere"))
 
