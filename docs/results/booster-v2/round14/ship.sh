@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bundle a round-14 arm: its readout, with the codec and priors of 1cfd160c (checked tensor for tensor), becomes
 # booster/weights/default; then the held-out evaluation (booster bench model) and the model card.
-#   bash docs/results/booster-v2/round14/ship.sh readout-bp-mnne
+#   bash docs/results/booster-v2/round14/ship.sh readout-bp-mnne-w25
+# Run once, with 1cfd160c bundled (the arm must have started from the bundled checkpoint: a rerun now refuses).
 set -euo pipefail
 cd "$(dirname "$0")/../../../.."
 ARM=$1
