@@ -97,31 +97,33 @@ def teacher_lines(training: dict) -> list[str]:
                        for n, w in zip(readout, weighed, strict=True))]
     if readout and not training.get("prior_levels"):
         return readout_lines + _kept_prior_teachers(training)
-    delay = f", reading {training['teacher_delay']} top frames late" if training.get("teacher_delay") else ""
-    heads = [f"- Teachers (stage-2 heads on the last prior layer, weight {training.get('teacher_weight')}{delay}; "
-             "targets computed once per training file, never at extraction):",
-             *(f"  - `{n}`: {TEACHER_SPECS[n].source}" for n in names)]
     # a merged checkpoint (priors of one run, readout of another) was taught in both places
-    return heads + (readout_lines if training.get("readout_training") else [])
+    return _prior_head_lines(training, "Teachers") + (readout_lines if training.get("readout_training") else [])
+
+
+def _prior_head_lines(training: dict, title: str) -> list[str]:
+    """The teachers of the prior heads of the run ``training`` records, under ``title``."""
+    from booster.teachers import TEACHER_SPECS
+
+    names = [n for n in training.get("teachers") or [] if n in TEACHER_SPECS]
+    delay = f", reading {training['teacher_delay']} top frames late" if training.get("teacher_delay") else ""
+    return [f"- {title} (stage-2 heads on the last prior layer, weight {training.get('teacher_weight')}{delay}; "
+            "targets computed once per training file, never at extraction):",
+            *(f"  - `{n}`: {TEACHER_SPECS[n].source}" for n in names)]
 
 
 def _kept_prior_teachers(training: dict) -> list[str]:
     """A readout-only run keeps its parent's priors: the teachers they were trained with, from the nearest
     ancestor that trained priors (``init_training``, the parent's record; nothing when it is not known)."""
-    from booster.teachers import TEACHER_SPECS
-
     parent = training.get("init_training")
     while parent and not parent.get("prior_levels"):
         parent = parent.get("init_training")
     if not parent:
         return []
-    names = [n for n in parent.get("teachers") or [] if n in TEACHER_SPECS]
     made = f"`{parent['fingerprint'][:8]}`" if parent.get("fingerprint") else "the run that trained them"
-    if not names:
+    if not parent.get("teachers"):
         return [f"- The priors (kept from {made}) were trained without teachers (next-token prediction only)."]
-    return [f"- Teachers of the priors, kept from {made} (stage-2 heads on the last prior layer, weight "
-            f"{parent.get('teacher_weight')}; targets computed once per training file, never at extraction):",
-            *(f"  - `{n}`: {TEACHER_SPECS[n].source}" for n in names)]
+    return _prior_head_lines(parent, f"Teachers of the priors, kept from {made}")
 
 
 def budget_lines(training: dict) -> list[str]:

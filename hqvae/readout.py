@@ -166,6 +166,8 @@ class Readout(nn.Module):
         probabilities, keys A0..C8); sigmoid where the teacher gives probabilities, raw where it is a regression."""
         logits = self.logits(states)
         runs = self.cfg.activations()
+        if len(runs) == 1:  # one kind of teacher: no split and copy on the extraction path
+            return torch.sigmoid(logits) if runs[0][1] == "sigmoid" else logits
         parts = logits.split([n for n, _ in runs], dim=-1)
         return torch.cat([torch.sigmoid(p) if a == "sigmoid" else p for p, (_, a) in zip(parts, runs, strict=True)],
                          dim=-1)
