@@ -223,7 +223,7 @@ def pretrain_cmd(
                                         help="Linear LR warm-up of the cosine, in steps of each stage "
                                         "(default: 200 with --init, else 0)."),
     teachers: str = typer.Option("", "--teachers", help="Stage-2 teacher targets, comma-separated: basic-pitch, "
-                                 "basic-pitch-notes, cqt, chroma, key, tempo, musicnn, musicnn-embedding (computed once per file and cached)."),
+                                 "basic-pitch-notes, cqt, chroma, key, tempo, musicnn, musicnn-embedding, musicnn-embedding-1s (computed once per file and cached)."),
     teacher_weight: float = typer.Option(1.0, "--teacher-weight", help="Weight of each teacher loss."),
     bidirectional_levels: str = typer.Option("", "--bidirectional-levels", help="Make these priors bidirectional "
                                              "masked-token models, e.g. top,mid (their features then read right "

@@ -22,6 +22,7 @@ resamples them onto the token grid with :func:`booster.align.align`.
   (genres, instruments, moods, eras) of 3 s patches every 3 s, 1/3 fps: the timbre and genre teacher, which no
   other teacher here is. Loss: binary cross-entropy. ``musicnn-embedding``: the same network's 200 penultimate
   features (what its tag logits are a linear map of), unnormalised. Loss: mean squared error.
+  ``musicnn-embedding-1s``: the same features of a 3 s patch every second (1 fps, 3x the cost).
 """
 
 from __future__ import annotations
@@ -190,13 +191,16 @@ def _tempo(audio: np.ndarray) -> np.ndarray:
 
 
 MUSICNN_HOP_S = 3.0  # one 3 s patch every 3 s: tags move slowly, and overlapping patches cost in proportion
+# the embedding's dense variant: 3 s patches every second, 3x the cost. At one patch per 3 s a readout learnt the
+# embedding about as well as each file's mean would carry (round 14): a denser target moves within a file
+MUSICNN_DENSE_HOP_S = 1.0
 
 
-def _musicnn(embedding: bool = False) -> Callable[[np.ndarray], np.ndarray]:
+def _musicnn(embedding: bool = False, hop_s: float = MUSICNN_HOP_S) -> Callable[[np.ndarray], np.ndarray]:
     from booster.musicnn import Musicnn, taggram
 
     model = Musicnn.from_wheel()
-    return lambda audio: taggram(model, audio, TEACHER_RATE, hop_s=MUSICNN_HOP_S, embedding=embedding)
+    return lambda audio: taggram(model, audio, TEACHER_RATE, hop_s=hop_s, embedding=embedding)
 
 
 TEACHER_SPECS = {
@@ -222,6 +226,9 @@ TEACHER_SPECS = {
     "musicnn-embedding": TeacherSpec("musicnn-embedding", 200, 1 / MUSICNN_HOP_S, "mse",
                                      "musicnn MSD_musicnn's 200 penultimate features (the layer its tag logits "
                                      "read), 3 s patches every 3 s"),
+    "musicnn-embedding-1s": TeacherSpec("musicnn-embedding-1s", 200, 1 / MUSICNN_DENSE_HOP_S, "mse",
+                                        "musicnn MSD_musicnn's 200 penultimate features, 3 s patches every "
+                                        "second"),
 }
 #: teachers computed from another teacher's cached targets: name -> (base teacher, transform)
 DERIVED = {"basic-pitch-notes": ("basic-pitch", lambda y: np.concatenate(
@@ -247,6 +254,8 @@ def make_teacher(name: str) -> Callable[[np.ndarray], np.ndarray]:
         return _tempo
     if name in ("musicnn", "musicnn-embedding"):
         return _musicnn(embedding=name == "musicnn-embedding")
+    if name == "musicnn-embedding-1s":
+        return _musicnn(embedding=True, hop_s=MUSICNN_DENSE_HOP_S)
     raise ValueError(f"unknown teacher {name!r}; choose from {', '.join(TEACHERS)}")
 
 

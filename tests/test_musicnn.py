@@ -65,5 +65,10 @@ def test_musicnn_teacher_gives_tag_probabilities_every_3_s():
     assert emb.shape == (4, TEACHER_SPECS["musicnn-embedding"].channels) and TEACHER_SPECS["musicnn-embedding"].loss == "mse"
     with torch.inference_mode():
         np.testing.assert_allclose(torch.sigmoid(model.out(torch.from_numpy(emb))).numpy(), y, atol=1e-5)
+    # the dense variant: a patch every second, and every third one is the 3 s hop's (same patch centres)
+    dense = make_teacher("musicnn-embedding-1s")(audio)
+    assert dense.shape == (10, 200) and TEACHER_SPECS["musicnn-embedding-1s"].fps == 1.0
+    np.testing.assert_allclose(dense[::3], emb, atol=1e-4)
+    assert np.abs(dense[1] - dense[0]).max() > 1e-3  # the patches in between are new ones, not copies
     silent = make_teacher("musicnn")(np.zeros(TEACHER_RATE * 2, np.float32))
     assert silent.shape == (1, 50) and np.isfinite(silent).all()
