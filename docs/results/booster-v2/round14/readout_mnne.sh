@@ -24,14 +24,4 @@ PATH=$PWD/.venv/bin:$PATH TEACHERS=$TEACHERS TOKENS=build/v2/tokens-bpme MUSIC_H
   --stage1-minutes 0 --minutes $MINUTES --batch-size 8 --stage2-crop-seconds 6 --lr 5e-4 --lr-schedule cosine \
   --lr-warmup-steps 50 --threads 2 --teachers $TEACHERS --readout-only ${WEIGHTS:+--readout-weights $WEIGHTS} \
   > $DOCS/$NAME.log 2>&1
-cp $OUT/$NAME/training.json $DOCS/$NAME.training.json
-cp "$(find $OUT/$NAME/logs -name metrics.csv | head -1)" $DOCS/$NAME.metrics.csv
-.venv/bin/python -m booster.cli probe --model $OUT/$NAME --out $DOCS/$NAME.probe.json \
-  --markdown $DOCS/$NAME.probe.md > $DOCS/$NAME.probe.log 2>&1
-.venv/bin/python docs/results/booster-v2/paired_arms.py $DOCS/$NAME.probe.json \
-  docs/results/booster-v2/round9/merged.probe.json > $DOCS/paired-$NAME-vs-shipped.txt
-.venv/bin/python docs/results/booster-v2/round8/tag_breakdown.py $OUT/$NAME val > $DOCS/tag_breakdown-$NAME-val.md
-.venv/bin/python docs/results/booster-v2/round9/val_figures.py docs/results/booster-v2/round9/merged.probe.json \
-  $DOCS/$NAME.probe.json > $DOCS/val_figures-$NAME.txt
-sed -n 29p $DOCS/tag_breakdown-$NAME-val.md >> $DOCS/val_figures-$NAME.txt  # the macro row: booster:all is its 4th column
-cat $DOCS/val_figures-$NAME.txt
+bash docs/results/booster-v2/report_arm.sh $OUT/$NAME $DOCS docs/results/booster-v2/round9/merged.probe.json shipped
