@@ -242,9 +242,9 @@ class Booster:
                     cseq = torch.cat([x for x in (cpast, window[above], future[above] if ahead else None)
                                       if x is not None], dim=1)
                     cond = cseq[:, (0 if cpast is None else cpast.shape[1]) - n_past // prior.cond_ratio:]
-                states = prior.hidden_states(seq, cond)
+                states = prior.hidden_states(seq, cond, first=n_past)
                 for j in layers_of[level]:
-                    out.features[f"{level}.layer{j}"] = states[j][:, n_past:n_past + tok.shape[1]]
+                    out.features[f"{level}.layer{j}"] = states[j][:, :tok.shape[1]]
                     out.frame_rates[f"{level}.layer{j}"] = self.frame_rate(level)
             for level in levels:
                 past = history[level]

@@ -10,6 +10,7 @@ layers are the booster features.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -110,15 +111,42 @@ class TokenPrior(nn.Module):
             x = x + c[:, : x.shape[1]]
         return x
 
-    def hidden_states(self, tokens: torch.Tensor, cond: torch.Tensor | None = None) -> list[torch.Tensor]:
-        """Input embedding and every layer's output, each ``(batch, time, dim)``; position ``t`` has seen tokens
-        ``<= t`` (causal), or tokens on both sides within the receptive field."""
+    def hidden_states(self, tokens: torch.Tensor, cond: torch.Tensor | None = None,
+                      first: int = 0) -> list[torch.Tensor]:
+        """Input embedding and every layer's output, each ``(batch, time - first, dim)``: frames ``first`` on;
+        position ``t`` has seen tokens ``<= t`` (causal), or tokens on both sides within the receptive field.
+
+        Frames before ``first`` are context only (extraction's past tokens). A causal prior then runs each
+        layer only on the frames the layers above it read (:meth:`layer_starts`): fewer as it goes up, so
+        the context costs about half what a full pass over it would."""
         x = self._embed(tokens, cond)
-        states = [x]
-        for layer in self.layers:
-            x = layer(x)
+        starts = self.layer_starts(first) if self.cfg.causal else [0] * len(self.layers)
+        states, offsets = [x], [0]
+        for layer, start in zip(self.layers, starts, strict=True):
+            x = layer(x[:, start - offsets[-1]:])
             states.append(x)
-        return states
+            offsets.append(start)
+        return [s[:, first - off:] for s, off in zip(states, offsets, strict=True)]
+
+    def layer_starts(self, first: int) -> list[int]:
+        """The first input frame each layer must run on for every layer's output to be exact from frame ``first``
+        on (causal priors): a local layer reads its block and the one before, a strided one ``taps - 1``
+        strides back. Starts stay on multiples of the block and the stride, so the blocks of the local layers
+        fall where a full pass puts them."""
+        cfg = self.cfg
+        align = math.lcm(cfg.block, cfg.stride)
+        starts, s = [], first
+        for i in reversed(range(cfg.layers)):
+            pattern = cfg.pattern(i)
+            if pattern == "local":
+                s = (s // cfg.block - 1) * cfg.block
+            elif pattern == "strided":
+                s = s - (cfg.taps - 1) * cfg.stride
+            else:  # dense: every earlier frame
+                s = 0
+            s = max(0, s // align * align)
+            starts.append(s)
+        return starts[::-1]
 
     def forward(self, tokens: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """Next-token logits ``(batch, time, K)``: position ``t`` predicts ``tokens[:, t]`` from ``tokens[:, :t]``."""

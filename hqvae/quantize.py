@@ -182,9 +182,18 @@ class StochasticQuantizer(nn.Module):
         self.soft_sums.mul_(decay).add_(resp.t() @ flat, alpha=1 - decay)
         self.codebook.data.copy_(self.soft_sums / self.soft_counts.clamp(min=1e-5)[:, None])
 
-    def nearest(self, z: torch.Tensor) -> torch.Tensor:
-        """Inference indices (batch, time): the posterior's argmax, i.e. the nearest code."""
-        return self.squared_distances(z).argmin(dim=-1)
+    def nearest(self, z: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+        """Inference indices (batch, time): the posterior's argmax, i.e. the nearest code.
+
+        ``argmin_k ||z - b_k||^2 = argmin_k (||b_k||^2 / 2 - z . b_k)``: ``||z||^2`` is the same for every
+        code, so it is left out, and the scores are one fused ``addmm`` per ``chunk`` frames, small enough
+        to stay in cache. The finest level's search was 16 % of `booster cache`'s time on one thread; this
+        is 2-4x faster and picks the same codes (test)."""
+        flat = z.reshape(-1, z.shape[-1])
+        half_norms = 0.5 * self.codebook.pow(2).sum(-1)
+        codes_t = self.codebook.t()
+        picks = [torch.addmm(half_norms, rows, codes_t, alpha=-1).argmin(dim=-1) for rows in flat.split(chunk)]
+        return (torch.cat(picks) if picks else flat.new_zeros(0, dtype=torch.long)).reshape(z.shape[:-1])
 
     def embed(self, indices: torch.Tensor) -> torch.Tensor:
         """Codes for ``indices`` (batch, time) -> (batch, time, dim)."""

@@ -68,6 +68,18 @@ def test_stochastic_quantizer_posterior_and_argmax():
     assert q.logits(z).softmax(-1).max() < logits.softmax(-1).max()
 
 
+def test_nearest_code_search_in_chunks_picks_the_closest_code():
+    """The fused, chunked search (no ||z||^2 term) picks what the full distance matrix picks, across chunk
+    boundaries and for latents far from the origin, where dropping ||z||^2 would matter if it were wrong."""
+    torch.manual_seed(0)
+    q = StochasticQuantizer(dim=8, codebook_size=64)
+    z = 3.0 + torch.randn(2, 1000, 8)
+    expected = ((z[..., None, :] - q.codebook) ** 2).sum(-1).argmin(-1)
+    for chunk in (1, 7, 333, 4096):
+        assert torch.equal(q.nearest(z, chunk=chunk), expected)
+    assert q.nearest(z[:, :0]).shape == (2, 0)
+
+
 def test_inference_tokens_are_deterministic(crops):
     model = FoundationModel(CONFIGS["micro"]())
     model.train()
@@ -162,6 +174,27 @@ def test_sparse_attention_is_causal():
         v2[:, :, 30:] += 5.0
         changed = sparse_attention(q, k2, v2, pattern, 8, 8, 4)
         torch.testing.assert_close(base[:, :, :30], changed[:, :, :30])
+
+
+@pytest.mark.parametrize("block,stride,taps", [(8, 8, 4), (8, 4, 5)])
+def test_prior_states_after_a_context_equal_a_full_pass(block, stride, taps):
+    """Extraction passes past tokens as context (``first``): each layer then runs on fewer frames, and the
+    states from ``first`` on are the full pass's."""
+    from hqvae.prior import PriorConfig, TokenPrior
+
+    torch.manual_seed(0)
+    prior = TokenPrior(64, PriorConfig(dim=32, layers=4, heads=2, block=block, stride=stride, taps=taps),
+                       cond_codebook_size=16, cond_ratio=4).eval()
+    tokens, cond = torch.randint(0, 64, (2, 300)), torch.randint(0, 16, (2, 75))
+    full = prior.hidden_states(tokens, cond)
+    for first in (0, 37, 150, 299):
+        starts = prior.layer_starts(first)
+        assert starts == sorted(starts) and all(s % block == 0 and s <= first for s in starts)
+        part = prior.hidden_states(tokens, cond, first=first)
+        assert [s.shape[1] for s in part] == [300 - first] * 5
+        for a, b in zip(full, part, strict=True):
+            torch.testing.assert_close(b, a[:, first:], atol=1e-5, rtol=1e-5)
+    assert prior.layer_starts(299)[0] > 0  # the lowest layer skips the frames no layer above reads
 
 
 def test_prior_learns_a_repeating_sequence():
