@@ -17,8 +17,9 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
-from vector_quantize_pytorch import VectorQuantize
-from vector_quantize_pytorch.vector_quantize_pytorch import kmeans
+
+# vector_quantize_pytorch is imported where it is used (k-means init, the VQ baseline): importing it pulls in
+# torch._dynamo through einx, 1.5 s that every extraction process (each cache worker, each CLI call) paid
 
 
 def codebook_stats(indices: torch.Tensor, codebook_size: int) -> dict[str, torch.Tensor]:
@@ -91,6 +92,8 @@ class StochasticQuantizer(nn.Module):
     @torch.no_grad()
     def init_from(self, z: torch.Tensor) -> None:
         """k-means init of the codebook from encoder outputs ``(batch, time, dim)``."""
+        from vector_quantize_pytorch.vector_quantize_pytorch import kmeans
+
         flat = rearrange(z, "b t d -> 1 (b t) d").float()
         means, _ = kmeans(flat, self.codebook_size, num_iters=10)
         self.codebook.data.copy_(means[0])
@@ -207,6 +210,8 @@ class VQBaseline(nn.Module):
         super().__init__()
         self.dim = dim
         self.codebook_size = codebook_size
+        from vector_quantize_pytorch import VectorQuantize
+
         self.vq = VectorQuantize(dim=dim, codebook_size=codebook_size, decay=0.99, kmeans_init=True,
                                  kmeans_iters=10, threshold_ema_dead_code=2,
                                  commitment_weight=commitment_weight)
