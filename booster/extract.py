@@ -13,6 +13,7 @@ import torch
 from booster.audio import stream_audio, to_model_audio, validate_wave
 from booster.checkpoint import DEFAULT_CHECKPOINT, fingerprint, load_checkpoint
 from hqvae.foundation import FoundationModel
+from hqvae.prior import PriorStream
 
 #: the readout head's outputs in its teachers' space (:meth:`hqvae.readout.Readout.posteriors`), a feature
 #: beside the readout's layer states: for Basic Pitch notes, 88 note then 88 onset probabilities per frame
@@ -220,6 +221,9 @@ class Booster:
         layers_of = {lv: [j for j in self.model.config.feature_layers if f"{lv}.layer{j}" in wanted]
                      if self.model.priors else [] for lv in levels}
         history: dict[str, torch.Tensor | None] = {lv: None for lv in levels}  # <= ctx past frames
+        # causal sparse priors keep each layer's own past (PriorStream): no context frame is computed twice
+        streams = {lv: PriorStream(self.model.priors[lv]) for lv in levels if layers_of[lv]
+                   and self.model.priors[lv].cfg.causal and self.model.priors[lv].cfg.attention == "sparse"}
         for window, future in paired:
             out = BoosterOutput()
             for i, level in enumerate(levels):
@@ -230,6 +234,12 @@ class Booster:
                     out.features[f"{level}.embedding"] = self.model.codec.embed(level, tok)
                     out.frame_rates[f"{level}.embedding"] = self.frame_rate(level)
                 if not layers_of[level]:
+                    continue
+                if level in streams:
+                    states = streams[level](tok, window[self.levels[i - 1]] if i > 0 else None)
+                    for j in layers_of[level]:
+                        out.features[f"{level}.layer{j}"] = states[j]
+                        out.frame_rates[f"{level}.layer{j}"] = self.frame_rate(level)
                     continue
                 prior, past = self.model.priors[level], history[level]
                 ahead = future is not None and not prior.cfg.causal
@@ -242,9 +252,9 @@ class Booster:
                     cseq = torch.cat([x for x in (cpast, window[above], future[above] if ahead else None)
                                       if x is not None], dim=1)
                     cond = cseq[:, (0 if cpast is None else cpast.shape[1]) - n_past // prior.cond_ratio:]
-                states = prior.hidden_states(seq, cond, first=n_past)
+                states = prior.hidden_states(seq, cond)
                 for j in layers_of[level]:
-                    out.features[f"{level}.layer{j}"] = states[j][:, :tok.shape[1]]
+                    out.features[f"{level}.layer{j}"] = states[j][:, n_past:n_past + tok.shape[1]]
                     out.frame_rates[f"{level}.layer{j}"] = self.frame_rate(level)
             for level in levels:
                 past = history[level]

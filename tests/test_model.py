@@ -177,24 +177,31 @@ def test_sparse_attention_is_causal():
 
 
 @pytest.mark.parametrize("block,stride,taps", [(8, 8, 4), (8, 4, 5)])
-def test_prior_states_after_a_context_equal_a_full_pass(block, stride, taps):
-    """Extraction passes past tokens as context (``first``): each layer then runs on fewer frames, and the
-    states from ``first`` on are the full pass's."""
-    from hqvae.prior import PriorConfig, TokenPrior
+@pytest.mark.parametrize("cond_ratio", [1, 4])
+def test_prior_stream_of_windows_equals_one_pass(block, stride, taps, cond_ratio):
+    """Extraction feeds a prior window by window (:class:`PriorStream`, each layer keeping only the past its
+    attention reads): the states equal one pass over the whole sequence, whatever the window sizes."""
+    from hqvae.prior import PriorConfig, PriorStream, TokenPrior
 
     torch.manual_seed(0)
     prior = TokenPrior(64, PriorConfig(dim=32, layers=4, heads=2, block=block, stride=stride, taps=taps),
-                       cond_codebook_size=16, cond_ratio=4).eval()
-    tokens, cond = torch.randint(0, 64, (2, 300)), torch.randint(0, 16, (2, 75))
-    full = prior.hidden_states(tokens, cond)
-    for first in (0, 37, 150, 299):
-        starts = prior.layer_starts(first)
-        assert starts == sorted(starts) and all(s % block == 0 and s <= first for s in starts)
-        part = prior.hidden_states(tokens, cond, first=first)
-        assert [s.shape[1] for s in part] == [300 - first] * 5
-        for a, b in zip(full, part, strict=True):
-            torch.testing.assert_close(b, a[:, first:], atol=1e-5, rtol=1e-5)
-    assert prior.layer_starts(299)[0] > 0  # the lowest layer skips the frames no layer above reads
+                       cond_codebook_size=16 if cond_ratio > 1 else None, cond_ratio=cond_ratio).eval()
+    tokens, cond = torch.randint(0, 64, (2, 500)), torch.randint(0, 16, (2, 500 // cond_ratio))
+    full = prior.hidden_states(tokens, cond if cond_ratio > 1 else None)
+    for sizes in ([500], [8, 8, 16, 400, 68], [200, 296, 4]):
+        stream, pieces, a = PriorStream(prior), [], 0
+        for n in sizes:
+            pieces.append(stream(tokens[:, a:a + n], cond[:, a // cond_ratio:-(-(a + n) // cond_ratio)]
+                                 if cond_ratio > 1 else None))
+            a += n
+        for j, state in enumerate(full):
+            torch.testing.assert_close(torch.cat([p[j] for p in pieces], dim=1), state, atol=1e-5, rtol=1e-5)
+        # what each layer keeps is its attention's reach, not the stream
+        assert all(kept.shape[1] <= (taps - 1) * stride + 2 * block for _, kept in stream.inputs)
+    stream = PriorStream(prior)
+    stream(tokens[:, :12], cond[:, :12 // cond_ratio] if cond_ratio > 1 else None)
+    with pytest.raises(ValueError, match="only the last window"):
+        stream(tokens[:, 12:20], cond[:, 12 // cond_ratio:20 // cond_ratio] if cond_ratio > 1 else None)
 
 
 def test_prior_learns_a_repeating_sequence():
