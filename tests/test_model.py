@@ -80,6 +80,31 @@ def test_nearest_code_search_in_chunks_picks_the_closest_code():
     assert q.nearest(z[:, :0]).shape == (2, 0)
 
 
+@pytest.mark.parametrize("config", ["tiny", "micro"])
+def test_codec_reach_is_well_inside_the_extraction_margin(config):
+    """Extraction encodes each window with ``Booster.codec_margin_s`` of audio on both sides. Every level's latent
+    (through the top-down path, codes passed straight through) must depend on less than half of it, or window
+    edges would change tokens."""
+    from booster.extract import Booster
+
+    torch.manual_seed(0)
+    codec = FoundationModel(CONFIGS[config]()).codec.eval()
+    sr = codec.config.sample_rate
+    x = codec.pad(0.1 * torch.randn(1, 4 * sr)).requires_grad_()
+    feats, top_down, n = codec.encode_bottom_up(x), None, len(codec.levels)
+    for i in reversed(range(n)):
+        z = codec._latent(i, feats[i], top_down)
+        hop, centre = codec.config.hops[codec.levels[n - 1 - i]], z.shape[1] // 2
+        # a random projection: the LayerNorm makes a plain sum over dims constant
+        (grad,) = torch.autograd.grad((z[:, centre] * torch.randn(z.shape[-1])).sum(), x, retain_graph=True)
+        reach = (grad[0].abs() > 0).nonzero().flatten()
+        assert len(reach) > hop  # the measure sees something
+        radius = max(centre * hop - reach.min().item(), reach.max().item() - centre * hop) / sr
+        assert radius < Booster.codec_margin_s / 2, (codec.levels[n - 1 - i], radius)
+        q = z + (codec.quantizers[i].embed(codec.quantizers[i].nearest(z)) - z).detach()
+        top_down = codec._step_down(i, q, top_down) if i > 0 else None
+
+
 def test_inference_tokens_are_deterministic(crops):
     model = FoundationModel(CONFIGS["micro"]())
     model.train()
