@@ -21,6 +21,7 @@ import torch
 from booster import Booster
 from booster.audio import load_audio
 from feature_store.cache import preset_features
+from hqvae.prior import PriorStream
 
 torch.set_num_threads(2)
 booster = Booster.from_pretrained()
@@ -70,8 +71,18 @@ with torch.inference_mode():
         timed(m, "nearest", f"  quantizer {i} nearest code")
     for i, m in enumerate(codec.decoders):
         timed(m, "forward", f"  decoder stage {i} (top-down path)")
-    for level in ("top", "mid"):
-        timed(booster.model.priors[level], "hidden_states", f"{level} prior")
+    # the priors run as PriorStreams (one per level and extraction): time their calls, by the prior they serve
+    levels = {id(booster.model.priors[lv]): lv for lv in ("top", "mid")}
+    stream_call = PriorStream.__call__
+
+    def timed_stream(self, *args, **kwargs):
+        t = time.perf_counter()
+        out = stream_call(self, *args, **kwargs)
+        spent[f"{levels[id(self.prior)]} prior"] += time.perf_counter() - t
+        return out
+
+    PriorStream.__call__ = timed_stream
+    order += ["top prior", "mid prior"]
     total = run()
 print(f"\nwindow 12 s, {seconds:.0f} s of audio: {total:.2f} s = {seconds / total:.1f}x realtime")
 print(f"{'module':36s} {'seconds':>8s} {'share':>6s} {'x realtime':>10s}")
