@@ -165,7 +165,8 @@ class PriorStream:
     Each layer keeps the last frames of its input that its attention reads (a local layer the block before, a
     strided one ``taps - 1`` strides back), and the embedding keeps the tokens its positional conv reads and their
     conditioning: no frame is computed twice. Re-running every layer over a receptive field of past tokens
-    (:meth:`TokenPrior.hidden_states` over the window and its past) cost 1.1x (mid) to 1.5x (top) the frames of a 12 s window.
+    (:meth:`TokenPrior.hidden_states` over the window and its past) cost 1.1x (mid) to 1.5x (top) the frames of
+    a 12 s window.
 
     Every window but the last must be a multiple of :attr:`align` frames long (kept histories start on multiples
     of it, so the local layers' blocks fall where a single pass puts them, and the conditioning stays aligned).
@@ -198,7 +199,7 @@ class PriorStream:
         seq = tokens if self.tokens is None else torch.cat([self.tokens, tokens], dim=1)
         cseq = cond if self.cond is None or cond is None else torch.cat([self.cond, cond], dim=1)
         x = self.prior._embed(seq, cseq)[:, -n:]
-        start = self._kept_from(end, 8)  # the causal positional conv reads 7 frames back
+        start = self._kept_from(end, self.prior.pos_conv.kernel_size[0])  # what the causal positional conv reads
         self.tokens = seq[:, start - self.token_start:]
         if cseq is not None:
             self.cond = cseq[:, (start - self.token_start) // self.prior.cond_ratio:]
