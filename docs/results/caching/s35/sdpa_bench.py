@@ -1,6 +1,7 @@
 """The priors' block attention (a mid-level 12 s window with its past: 293 blocks of 32 queries over 64 keys, 4 heads
 of 32 dims, 1 thread) as written (two matmuls, a masked softmax) against torch's scaled_dot_product_attention with
-the same boolean mask. Log: sdpa_bench.log (copied from the terminal)."""
+the same boolean mask. Log: sdpa_bench.log (copied from the terminal;
+the machine was busy with other jobs then, so only the ratio within the run means anything)."""
 import time
 
 import torch
