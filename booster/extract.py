@@ -225,8 +225,8 @@ class Booster:
                      if self.model.priors else [] for lv in levels}
         history: dict[str, torch.Tensor | None] = {lv: None for lv in levels}  # <= ctx past frames
         # causal sparse priors keep each layer's own past (PriorStream): no context frame is computed twice
-        streams = {lv: PriorStream(self.model.priors[lv]) for lv in levels if layers_of[lv]
-                   and self.model.priors[lv].cfg.causal and self.model.priors[lv].cfg.attention == "sparse"}
+        streams = {lv: PriorStream(self.model.priors[lv]) for lv in levels
+                   if layers_of[lv] and PriorStream.supports(self.model.priors[lv])}
         for window, future in paired:
             out = BoosterOutput()
             for i, level in enumerate(levels):

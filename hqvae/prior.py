@@ -172,9 +172,14 @@ class PriorStream:
     of it, so the local layers' blocks fall where a single pass puts them, and the conditioning stays aligned).
     """
 
+    @staticmethod
+    def supports(prior: TokenPrior) -> bool:
+        """Whether ``prior`` can be streamed: causal, with sparse (block-local/strided) attention."""
+        return prior.cfg.causal and prior.cfg.attention == "sparse"
+
     def __init__(self, prior: TokenPrior):
         cfg = prior.cfg
-        if not cfg.causal or cfg.attention != "sparse":
+        if not self.supports(prior):
             raise ValueError("a prior stream needs a causal prior with sparse attention")
         self.prior = prior
         self.align = math.lcm(cfg.block, cfg.stride, prior.cond_ratio)

@@ -14,16 +14,13 @@ R=docs/results/separation-v3
 V2=docs/results/separation-v2
 [ -d $D/proc ] && [ -d $D/ood ] || { echo "run docs/results/mixing-v2/run.sh first (its renders)"; exit 2; }
 mkdir -p $O/run
-keep_rows() {  # the header and separation-v2's baseline and capacity rows at 0.1 of a results.csv
-  head -1 "$1"; grep -E "^0.1,[0-9]+,(baseline|capacity)," "$1"
-}
-[ -f $O/run/results.csv ] || keep_rows $V2/results.csv > $O/run/results.csv
+[ -f $O/run/results.csv ] || scripts/keep_rows.sh $V2/results.csv 0.1 > $O/run/results.csv
 $B experiment low-data separation --data $D/proc --out $O/run --fractions 0.1 --seeds ${SEEDS:-5} \
    --variants ${VARIANTS:-baseline,boosted,control,capacity} --workers 2 --max-steps 400 --max-minutes 30 \
    --features top.layer2,mid.layer2,readout.layer6
 mkdir -p $R/ood-music21-fluidr3
 cp $O/run/results.csv $O/run/summary.md $O/run/boost.png $R/
 $B evaluate separation --run $O/run --data $D/ood --split all --out $O/run/ood-music21-fluidr3
-keep_rows $V2/ood-music21-fluidr3/results.csv > $O/ood-earlier.csv
+scripts/keep_rows.sh $V2/ood-music21-fluidr3/results.csv 0.1 > $O/ood-earlier.csv
 .venv/bin/python scripts/merge_ood.py separation $O/ood-earlier.csv $O/run/ood-music21-fluidr3 $O/run
 cp $O/run/ood-music21-fluidr3/results.csv $O/run/ood-music21-fluidr3/summary.md $R/ood-music21-fluidr3/

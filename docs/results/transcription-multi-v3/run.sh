@@ -16,10 +16,7 @@ V2=docs/results/transcription-multi-v2
 MINUTES=${MINUTES:-5}
 bash docs/results/transcription-multi/render.sh $DATA
 mkdir -p $D/run
-keep_rows() {  # the header and transcription-multi-v2's baseline and capacity rows at 0.1 of a results.csv
-  head -1 "$1"; grep -E "^0.1,[0-9]+,(baseline|capacity)," "$1"
-}
-[ -f $D/run/results.csv ] || keep_rows $V2/results.csv > $D/run/results.csv
+[ -f $D/run/results.csv ] || scripts/keep_rows.sh $V2/results.csv 0.1 > $D/run/results.csv
 $B experiment low-data transcription --data $DATA/mixes --out $D/run --fractions 0.1 --seeds 5 \
    --variants baseline,boosted,control,capacity --workers 2 --max-minutes $MINUTES \
    --features readout.layer6,mid.layer2,top.layer2
@@ -27,7 +24,7 @@ mkdir -p $R
 cp $D/run/results.csv $D/run/summary.md $D/run/boost.png $R/
 for ood in ood-fluidr3 ood-music21; do
   $B evaluate transcription --run $D/run --data $DATA/$ood --split all --out $D/run/$ood
-  keep_rows $V2/$ood/results.csv > $D/$ood-earlier.csv
+  scripts/keep_rows.sh $V2/$ood/results.csv 0.1 > $D/$ood-earlier.csv
   .venv/bin/python scripts/merge_ood.py transcription $D/$ood-earlier.csv $D/run/$ood $D/run
   mkdir -p $R/$ood
   cp $D/run/$ood/results.csv $D/run/$ood/summary.md $R/$ood/
