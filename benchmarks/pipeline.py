@@ -35,8 +35,9 @@ def bench_extract(audio: np.ndarray, sr: int, model_path=None) -> dict:
     from booster.extract import Booster
 
     b = Booster.from_pretrained(model_path)
+    auto = Booster.from_pretrained(model_path, precision="auto")  # what `booster cache` runs by default
     seconds = audio.shape[-1] / sr
-    res = {"audio_seconds": seconds, "threads": torch.get_num_threads()}
+    res = {"audio_seconds": seconds, "threads": torch.get_num_threads(), "auto_precision": auto.precision}
     res["booster_tokens"] = seconds / _best_time(lambda: b.extract(audio, sr, features=[]))
     res["booster_full"] = seconds / _best_time(lambda: b.extract(audio, sr))
     # what `booster cache` computes by default: every token + the top and mid prior layers
@@ -44,6 +45,12 @@ def bench_extract(audio: np.ndarray, sr: int, model_path=None) -> dict:
 
     default = [n for n in preset_features(b, "default") if not n.endswith(".tokens")]
     res["booster_default"] = seconds / _best_time(lambda: b.extract(audio, sr, features=default))
+    if auto.precision != b.precision:  # the same features with the priors in bfloat16, and their drift
+        res["booster_default_auto"] = seconds / _best_time(lambda: auto.extract(audio, sr, features=default))
+        ref, out = b.extract(audio, sr, features=default), auto.extract(audio, sr, features=default)
+        res["auto_max_rel_l2"] = max(float((out.features[n] - ref.features[n]).norm() / ref.features[n].norm())
+                                     for n in default)
+        res["auto_tokens_equal"] = all(torch.equal(out.tokens[lv], ref.tokens[lv]) for lv in ref.tokens)
     readout = [n for n in b.feature_names() if n.startswith("readout.")]
     if readout:  # what booster probe and the HEAR module read: the default features and the readout's
         res["booster_default_and_readout"] = seconds / _best_time(lambda: b.extract(audio, sr, features=default + readout))
@@ -87,7 +94,8 @@ def bench_cache(files: list[Path], model_path=None, window_reads: int = 300, wor
     """`booster cache` end to end on ``files`` (any rate/channels), against decoding alone in the same run.
 
     - speed: default-preset store with ``workers`` workers, x realtime, and the ratio to decoding +
-      resampling the same files (the floor any cache pays);
+      resampling the same files (the floor any cache pays); at ``booster cache``'s default precision (``auto``)
+      and, where that is bfloat16, at float32 too;
     - size per audio hour: the default store (coarsest rate, zstd, bfloat16 precision), a tokens-only store,
       and the old default (native rates, raw float16 chunks) as the baseline, plus the source files;
     - random 1 s window reads of a mid feature: default store, raw-chunk store, memory-mapped ``.npy``.
@@ -107,14 +115,18 @@ def bench_cache(files: list[Path], model_path=None, window_reads: int = 300, wor
     res["decode_x_realtime"] = seconds / (time.perf_counter() - t0)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        runs = {"default": {}, "tokens": {"names": ["tokens"]},
+        runs = {"default": {"precision": "auto"}, "default_float32": {"precision": "float32"},
+                "tokens": {"names": ["tokens"]},
                 "native_raw": {"rate": "native", "compression": Compression("none", 0, 10)}}
         for name, kwargs in runs.items():
+            if name == "default_float32" and res["default_precision"] == "float32":
+                continue  # `auto` was float32 here: the same run again
             r = run_cache(items, tmp / f"{name}.zarr", model_path, workers=workers, **kwargs)
             if r["failed"]:
                 raise RuntimeError(f"bench cache {name}: failed tracks {r['failed']}")
             res[f"cache_{name}_x_realtime"] = r["audio_seconds"] / r["wall_seconds"]
             res[f"{name}_mb_per_hour"] = _size(tmp / f"{name}.zarr") / 1e6 / (seconds / 3600)
+            res[f"{name}_precision"] = FeatureStore.open(tmp / f"{name}.zarr").precision
         res["cache_vs_decode"] = res["cache_default_x_realtime"] / res["decode_x_realtime"]
 
         feature = "mid.layer2"

@@ -23,6 +23,7 @@ import numpy as np
 
 from booster.audio import AudioError, probe, stream_audio
 from booster.checkpoint import DEFAULT_CHECKPOINT, fingerprint, read_config
+from booster.device import resolve_precision
 from feature_store.store import Compression, FeatureSpec, FeatureStore, StoreError, file_hash
 
 
@@ -137,12 +138,14 @@ def feature_specs(booster, names: list[str] | None = None, rate: str | float = "
 
 @dataclass(frozen=True)
 class Engine:
-    """How a worker runs the model: torch ``threads`` (None: torch's default) and ``device``.
+    """How a worker runs the model: torch ``threads`` (None: torch's default), ``device`` and the priors'
+    ``precision`` (``float32`` or ``bfloat16``: the store's, :attr:`FeatureStore.precision`).
     (``torch.compile`` was measured and left out: 1.2-1.5x faster per call at fixed shapes, but a 1-hour
     file cached at 16x realtime against 29x eager, from recompilations; docs/feature-store.md.)"""
 
     threads: int | None = 1
     device: str = "cpu"
+    precision: str = "float32"
 
 
 _BOOSTERS: dict = {}
@@ -154,11 +157,11 @@ def _booster(model_path: str, engine: Engine = Engine(None)):
 
     if engine.threads:
         torch.set_num_threads(engine.threads)
-    key = (model_path, engine.device)
+    key = (model_path, engine.device, engine.precision)
     if key not in _BOOSTERS:
         from booster.extract import Booster
 
-        _BOOSTERS[key] = Booster.from_pretrained(model_path, device=engine.device)
+        _BOOSTERS[key] = Booster.from_pretrained(model_path, device=engine.device, precision=engine.precision)
     return _BOOSTERS[key]
 
 
@@ -248,12 +251,19 @@ def shards(items: list[CacheItem], size: int, workers: int = 1) -> list[list[Cac
 
 def open_or_create(store_path: Path, model_path: Path, names: list[str] | None,
                    allow_mismatch: bool = False, rate: str | float = "coarsest",
-                   compression: Compression | None = None) -> tuple[FeatureStore, list[str]]:
-    """The store to fill (created if new, with features at ``rate`` and ``compression``) and the feature
-    names it holds. An existing store keeps its own rate and compression."""
+                   compression: Compression | None = None, precision: str = "float32",
+                   device: str = "cpu") -> tuple[FeatureStore, list[str]]:
+    """The store to fill (created if new, with features at ``rate`` and ``compression``, computed at
+    ``precision`` on ``device``: :func:`booster.device.resolve_precision`) and the feature names it holds. An
+    existing store keeps its own rate, compression and precision (``auto`` takes the store's; another one is
+    refused: one store, one precision)."""
+    resolved = resolve_precision(precision, device)  # a bad value fails here, before any store is touched
     fp = fingerprint(model_path)
     if store_path.exists():
         store = FeatureStore.open(store_path, fingerprint=fp, allow_mismatch=allow_mismatch, mode="a")
+        if precision != "auto" and resolved != store.precision:
+            raise StoreError(f"{store_path}: its features were computed in {store.precision}, not {precision}; "
+                             f"resume it with --precision {store.precision} (or auto), or use a new store")
         if names is not None:
             names = resolve_features(_booster(str(model_path)), names)
             if sorted(names) != sorted(store.feature_names()):
@@ -263,7 +273,7 @@ def open_or_create(store_path: Path, model_path: Path, names: list[str] | None,
     booster = _booster(str(model_path))
     specs = feature_specs(booster, names, rate)
     store = FeatureStore.create(store_path, fp, specs, read_config(model_path)["model"], booster.sample_rate,
-                                compression)
+                                compression, resolved)
     return store, [s.name for s in specs]
 
 
@@ -282,6 +292,7 @@ def run_cache(
     compression: Compression | None = None,
     on_progress: Callable[[float], None] | None = None,
     device: str = "cpu",
+    precision: str = "float32",
 ) -> dict:
     """Cache every item not already complete in the store. Returns counts, failures and timing.
 
@@ -289,7 +300,8 @@ def run_cache(
     work, so one long file on two workers still uses both cores). ``rate``/``compression``: of a new
     store (:func:`feature_specs`, :class:`Compression`). ``on_progress(seconds)``: audio seconds after
     each window of every track (local processes too; on a Dask cluster, per track). ``device``: the workers'
-    (:class:`Engine`).
+    (:class:`Engine`). ``precision``: of a new store's features (:func:`open_or_create`; ``auto`` is bfloat16
+    priors where the device computes bfloat16 natively).
     """
     store_path = Path(store_path)
     model_path = Path(model_path) if model_path else DEFAULT_CHECKPOINT
@@ -298,7 +310,7 @@ def run_cache(
     if len(set(ids)) != len(ids):
         dupes = sorted({i for i in ids if ids.count(i) > 1})[:3]
         raise ValueError(f"track ids are not unique (e.g. {dupes})")
-    store, names = open_or_create(store_path, model_path, names, allow_mismatch, rate, compression)
+    store, names = open_or_create(store_path, model_path, names, allow_mismatch, rate, compression, precision, device)
     done = set(store.tracks())
     todo = [i for i in items if i.track_id not in done]
     t0 = time.perf_counter()
@@ -310,7 +322,7 @@ def run_cache(
             threads = max(1, cores // min(workers, len(work)))
         elif threads is None:
             threads = 1
-        engine = Engine(threads, device)
+        engine = Engine(threads, device, store.precision)
         for shard_results in _run_shards(work, str(store_path), str(model_path), names, workers, scheduler,
                                          engine, on_progress):
             for r in shard_results:

@@ -140,21 +140,26 @@ class FeatureStore:
         self.specs = {s["name"]: FeatureSpec(s["name"], float(s["frame_rate"]), int(s["dim"]), int(s.get("pool", 1)))
                       for s in attrs["features"]}
         self.compression = Compression(**attrs["compression"]) if "compression" in attrs else UNCOMPRESSED
+        #: the priors' compute precision when the features were extracted (stores before it was recorded: float32)
+        self.precision: str = attrs.get("precision", "float32")
         self._entries: dict[str, TrackEntry] | None = None
         self._arrays: dict[str, zarr.Array | RawChunkReader] = {}  # opening reads metadata: do it once
 
     # --- creation and opening ------------------------------------------------------------
     @classmethod
     def create(cls, path: str | Path, fingerprint: str, specs: list[FeatureSpec], model_config: dict | None = None,
-               sample_rate: int = 0, compression: Compression | None = None) -> FeatureStore:
-        """A new, empty store; ``compression``: :class:`Compression` (default: zstd, bfloat16 precision)."""
+               sample_rate: int = 0, compression: Compression | None = None,
+               precision: str = "float32") -> FeatureStore:
+        """A new, empty store; ``compression``: :class:`Compression` (default: zstd, bfloat16 precision);
+        ``precision``: the priors' compute precision its features will be extracted at (recorded, so that a
+        resumed store is not filled at another one)."""
         path = Path(path)
         if path.exists():
             raise StoreError(f"{path}: already exists; open it to resume, or remove it")
         group = zarr.open_group(str(path), mode="w-")
         group.attrs.update({"format": FORMAT, "fingerprint": fingerprint, "model_config": model_config or {},
                             "sample_rate": sample_rate, "features": [asdict(s) for s in specs],
-                            "compression": asdict(compression or Compression())})
+                            "compression": asdict(compression or Compression()), "precision": precision})
         (path / "manifest").mkdir()
         return cls(path, group)
 
@@ -284,7 +289,7 @@ class FeatureStore:
         entries = self.entries()
         ok = [e for e in entries.values() if e.status == "ok"]
         return {"path": str(self.path), "fingerprint": self.fingerprint, "features": [asdict(s) for s in
-                self.specs.values()], "compression": asdict(self.compression), "tracks": len(ok),
+                self.specs.values()], "compression": asdict(self.compression), "precision": self.precision, "tracks": len(ok),
                 "hours": sum(e.duration for e in ok) / 3600, "failures": self.failures()}
 
 

@@ -397,3 +397,70 @@ def test_slurm_recipe_runs_one_single_threaded_worker_per_core():
     assert "--nworkers 6" in script and "--nthreads 1" in script
     with pytest.raises(ValueError, match="cores per SLURM job"):
         slurm_cluster(memory="1GB")
+
+
+def test_precision_auto_is_bfloat16_only_where_it_is_native(monkeypatch):
+    import booster.device as device
+
+    with pytest.raises(ValueError, match="--precision must be one of auto, float32, bfloat16"):
+        device.resolve_precision("fp8", "cpu")
+    assert device.resolve_precision("float32", "cpu") == "float32"
+    assert device.resolve_precision("bfloat16", "cpu") == "bfloat16"
+    monkeypatch.setattr(device, "native_bf16", lambda d: False)
+    assert device.resolve_precision("auto", "cpu") == "float32"
+    monkeypatch.setattr(device, "native_bf16", lambda d: True)
+    assert device.resolve_precision("auto", "cpu") == "bfloat16"
+
+
+def test_bfloat16_priors_keep_every_token_and_stay_close_to_float32(micro_ckpt, audio_folder):
+    from booster import Booster
+    from booster.audio import load_audio
+
+    audio, _ = load_audio(audio_folder / "good03.flac", 22050, mono=True)
+    ref = Booster.from_pretrained(micro_ckpt).extract(audio, 22050)
+    bf16 = Booster.from_pretrained(micro_ckpt, precision="bfloat16")
+    out = bf16.extract(audio, 22050)
+    for level in ref.tokens:  # the codec stays float32
+        assert torch.equal(out.tokens[level], ref.tokens[level])
+    for name, x in ref.features.items():
+        y = out.features[name]
+        assert y.dtype == torch.float32 and y.shape == x.shape
+        drift = float((y - x).norm() / x.norm())
+        if ".layer" in name and not name.startswith("readout."):  # the priors ran in bfloat16
+            assert 0 < drift < 0.02, (name, drift)
+        else:  # code vectors and the readout are float32 (the readout reads bfloat16-made layer features)
+            assert drift < 0.02, (name, drift)
+    # streamed in short windows (each prior layer keeps its past across them) it is the same computation
+    bf16.window_s = 2.0
+    short = bf16.extract(audio, 22050)
+    for name, x in out.features.items():
+        assert float((short.features[name] - x).norm() / x.norm()) < 0.01, name
+
+
+def test_a_store_keeps_the_precision_it_was_made_with(audio_folder, micro_ckpt, tmp_path):
+    items = [CacheItem(p.stem, str(p)) for p in sorted(audio_folder.glob("good0[12].flac"))]
+    run_cache(items, tmp_path / "once.zarr", micro_ckpt, precision="bfloat16")
+    resumed = tmp_path / "resumed.zarr"
+    run_cache(items[:1], resumed, micro_ckpt, precision="bfloat16")
+    assert FeatureStore.open(resumed).precision == "bfloat16"
+    with pytest.raises(StoreError, match="computed in bfloat16, not float32"):
+        run_cache(items, resumed, micro_ckpt, precision="float32")
+    # `auto` resumes at the store's precision, even on a machine where auto would mean float32
+    report = run_cache(items, resumed, micro_ckpt, precision="auto")
+    assert report["done"] == 1 and report["skipped"] == 1
+    ref, got = _store_contents(tmp_path / "once.zarr"), _store_contents(resumed)
+    assert got.keys() == ref.keys()
+    for key in ref:
+        np.testing.assert_array_equal(got[key], ref[key])
+    run_cache(items, tmp_path / "f32.zarr", micro_ckpt)  # the library's default
+    assert FeatureStore.open(tmp_path / "f32.zarr").precision == "float32"
+    float32 = _store_contents(tmp_path / "f32.zarr")
+    assert not np.array_equal(float32[("good02", "mid.layer1")], ref[("good02", "mid.layer1")])
+    # the CLI: `info` names it; a bad value is one line, before anything is written
+    info = CliRunner().invoke(app, ["info", str(resumed)])
+    assert info.exit_code == 0 and "priors in bfloat16" in info.output
+    res = CliRunner().invoke(app, ["cache", str(audio_folder), "-o", str(tmp_path / "x.zarr"), "--model",
+                                   str(micro_ckpt), "--precision", "fp8"])
+    assert res.exit_code == 2 and "--precision must be one of" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "x.zarr").exists()
+
