@@ -160,7 +160,8 @@ def test_kill_9_then_resume_gives_identical_features(audio_folder, micro_ckpt, t
         for k in range(3):  # 36 tracks: enough work to be caught mid-run
             shutil.copy(f, good / f"{f.stem}_{k}.flac")
     ref = tmp_path / "ref.zarr"
-    run_cache([CacheItem(p.stem, str(p)) for p in sorted(good.glob("*.flac"))], ref, micro_ckpt)
+    # at the CLI's default precision (bfloat16 priors where the CPU has them natively)
+    run_cache([CacheItem(p.stem, str(p)) for p in sorted(good.glob("*.flac"))], ref, micro_ckpt, precision="auto")
 
     killed = tmp_path / "killed.zarr"
     cmd = [sys.executable, "-m", "booster.cli", "cache", str(good), "-o", str(killed), "--model", str(micro_ckpt),
