@@ -288,9 +288,10 @@ class FeatureStore:
     def summary(self) -> dict:
         entries = self.entries()
         ok = [e for e in entries.values() if e.status == "ok"]
-        return {"path": str(self.path), "fingerprint": self.fingerprint, "features": [asdict(s) for s in
-                self.specs.values()], "compression": asdict(self.compression), "precision": self.precision, "tracks": len(ok),
-                "hours": sum(e.duration for e in ok) / 3600, "failures": self.failures()}
+        return {"path": str(self.path), "fingerprint": self.fingerprint,
+                "features": [asdict(s) for s in self.specs.values()], "compression": asdict(self.compression),
+                "precision": self.precision, "tracks": len(ok), "hours": sum(e.duration for e in ok) / 3600,
+                "failures": self.failures()}
 
 
 class RawChunkReader:
