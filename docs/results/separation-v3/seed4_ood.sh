@@ -12,7 +12,12 @@ O=build/separation-v3
 R=docs/results/separation-v3
 [ -d $D/proc ] && [ -d $D/ood ] || { echo "run docs/results/mixing-v2/run.sh first (its renders)"; exit 2; }
 mkdir -p $O/run
-[ -f $O/run/results.csv ] || grep -vE "^0\.1,4,(boosted|control)," $R/results.csv > $O/run/results.csv
+[ -f $O/run/results.csv ] || cp $R/results.csv $O/run/results.csv
+for v in boosted control; do  # a row without its weights (a new build folder) is trained again
+  [ -f $O/run/cells/$v-f0.1-s4.safetensors ] && continue
+  grep -vE "^0\.1,4,$v," $O/run/results.csv > $O/run/results.tmp || true
+  mv $O/run/results.tmp $O/run/results.csv
+done
 $B experiment low-data separation --data $D/proc --out $O/run --fractions 0.1 --seeds 5 \
    --variants baseline,boosted,control,capacity --workers 2 --max-steps 400 --max-minutes 30 \
    --features top.layer2,mid.layer2,readout.layer6
