@@ -2,7 +2,7 @@
 # transcription-multi-v2 rerun with the round-14 checkpoint (616ecf70, bundled): the same data, splits, seeds,
 # settings and features (readout.layer6 beside mid.layer2 and top.layer2). 616ecf70's priors are 1cfd160c's tensor
 # for tensor, so only readout.layer6 differs from transcription-multi-v2's inputs. FRACTIONS (default 0.1) says
-# which fractions are trained.
+# which fractions are trained, SEEDS (default 5) how many seeds.
 # Trained here: `boosted` (reads the new booster) and `control` (random weights: a check of determinism against
 # transcription-multi-v2's control cells). `baseline` and `capacity` read no booster: their rows are taken from the
 # committed transcription-multi-v2 results (in domain and out of domain), as transcription-multi-v2 took them from
@@ -27,7 +27,10 @@ keep() {  # keep CSV: CSV's header and committed rows, then transcription-multi-
   done
 }
 [ -f $D/run/results.csv ] || keep results.csv > $D/run/results.csv
-$B experiment low-data transcription --data $DATA/mixes --out $D/run --fractions $FRACTIONS --seeds 5 \
+for f in ${FRACTIONS//,/ }; do  # a run folder of earlier fractions: add the reused rows of the new ones
+  grep -qE "^$f,[0-9]+,baseline," $D/run/results.csv || scripts/keep_rows.sh $V2/results.csv $f | tail -n +2 >> $D/run/results.csv
+done
+$B experiment low-data transcription --data $DATA/mixes --out $D/run --fractions $FRACTIONS --seeds ${SEEDS:-5} \
    --variants baseline,boosted,control,capacity --workers 2 --max-minutes $MINUTES \
    --features readout.layer6,mid.layer2,top.layer2
 mkdir -p $R
