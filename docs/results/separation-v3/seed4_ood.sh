@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Seed 4's `boosted` and `control` cells of separation-v3, trained again so that they can be scored out of domain
-# (their weights were lost with session 35's build folder). The run's table is the committed one without those
-# two rows, so the runner trains them alone (same data, subsets, settings; 400 steps). Their new in-domain rows
+# (their weights were lost with session 35's build folder). The run's table is the committed one less the rows
+# of those two cells whose weights are not on disk, so the runner trains them alone (same data, subsets, settings;
+# 400 steps). Their new in-domain rows
 # are compared with the committed ones (a check of determinism across sessions) and replace them; then they are
 # scored out of domain and joined with the committed out-of-domain rows (seeds 0-3 and the reused baseline and
 # capacity rows). Run from the repository root after docs/results/mixing-v2/run.sh has rendered its data.
