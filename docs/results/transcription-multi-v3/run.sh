@@ -19,17 +19,15 @@ MINUTES=${MINUTES:-5}
 FRACTIONS=${FRACTIONS:-0.1}
 bash docs/results/transcription-multi/render.sh $DATA
 mkdir -p $D/run
-# The run's table: what is committed here, plus the reused baseline / capacity rows of the new fractions.
-keep() {  # keep CSV: CSV's header and committed rows, then transcription-multi-v2's reused rows of FRACTIONS
-  if [ -f "$R/$1" ]; then cat "$R/$1"; else head -1 "$V2/$1"; fi
+# table DEST NAME: DEST holds NAME's committed rows here (or transcription-multi-v2's header for a first run), and
+# then transcription-multi-v2's reused baseline / capacity rows of every fraction in FRACTIONS it lacks
+table() {
+  [ -f "$1" ] || if [ -f "$R/$2" ]; then cp "$R/$2" "$1"; else head -1 "$V2/$2" > "$1"; fi
   for f in ${FRACTIONS//,/ }; do
-    grep -qE "^$f,[0-9]+,baseline," "$R/$1" 2>/dev/null || scripts/keep_rows.sh "$V2/$1" "$f" | tail -n +2
+    grep -qE "^$f,[0-9]+,baseline," "$1" || scripts/keep_rows.sh "$V2/$2" "$f" | tail -n +2 >> "$1"
   done
 }
-[ -f $D/run/results.csv ] || keep results.csv > $D/run/results.csv
-for f in ${FRACTIONS//,/ }; do  # a run folder of earlier fractions: add the reused rows of the new ones
-  grep -qE "^$f,[0-9]+,baseline," $D/run/results.csv || scripts/keep_rows.sh $V2/results.csv $f | tail -n +2 >> $D/run/results.csv
-done
+table $D/run/results.csv results.csv
 $B experiment low-data transcription --data $DATA/mixes --out $D/run --fractions $FRACTIONS --seeds ${SEEDS:-5} \
    --variants baseline,boosted,control,capacity --workers 2 --max-minutes $MINUTES \
    --features readout.layer6,mid.layer2,top.layer2
@@ -37,7 +35,7 @@ mkdir -p $R
 cp $D/run/results.csv $D/run/summary.md $D/run/boost.png $R/
 for ood in ood-fluidr3 ood-music21; do
   $B evaluate transcription --run $D/run --data $DATA/$ood --split all --out $D/run/$ood
-  keep $ood/results.csv > $D/$ood-earlier.csv
+  rm -f $D/$ood-earlier.csv && table $D/$ood-earlier.csv $ood/results.csv
   .venv/bin/python scripts/merge_ood.py transcription $D/$ood-earlier.csv $D/run/$ood $D/run
   mkdir -p $R/$ood
   cp $D/run/$ood/results.csv $D/run/$ood/summary.md $R/$ood/
