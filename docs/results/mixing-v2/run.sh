@@ -6,11 +6,7 @@ set -euo pipefail
 B=.venv/bin/booster
 D=build/mixing-v2
 R=docs/results/mixing-v2
-SF=${SF:-build/v2/sf/fluid-soundfont-gm/usr/share/sounds/sf2/FluidR3_GM.sf2}   # booster data fetch-soundfont
-mkdir -p $D
-[ -d $D/proc ] || $B data render $D/proc --tracks 150 --seconds 10 --source procedural --synth fluidsynth --seed 701
-[ -d $D/ood ] || $B data render $D/ood --tracks 40 --seconds 10 --source music21 --synth fluidsynth --seed 702 \
-                   --soundfont $SF
+bash docs/results/mixing-v2/render.sh $D
 $B experiment low-data mixing --data $D/proc --out $D/run --fractions 0.1 --seeds 5 \
    --variants baseline,boosted,control,capacity --workers 2 --max-minutes 4
 $B evaluate mixing --run $D/run --data $D/ood --split all --out $D/run/ood-music21-fluidr3

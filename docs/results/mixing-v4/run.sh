@@ -12,12 +12,8 @@ B=.venv/bin/booster
 D=build/mixing-v2
 O=build/mixing-v4
 R=docs/results/mixing-v4
-SF=${SF:-build/v2/sf/fluid-soundfont-gm/usr/share/sounds/sf2/FluidR3_GM.sf2}   # booster data fetch-soundfont
-[ -f "$SF" ] || $B data fetch-soundfont build/v2/sf
-mkdir -p $D $O
-[ -d $D/proc ] || $B data render $D/proc --tracks 150 --seconds 10 --source procedural --synth fluidsynth --seed 701
-[ -d $D/ood ] || $B data render $D/ood --tracks 40 --seconds 10 --source music21 --synth fluidsynth --seed 702 \
-                   --soundfont $SF
+mkdir -p $O
+bash docs/results/mixing-v2/render.sh $D
 $B experiment low-data mixing --data $D/proc --out $O/run --fractions ${FRACTIONS:-0.1} --seeds ${SEEDS:-5} \
    --variants baseline,boosted,control,capacity --workers 2 --max-minutes ${MINUTES:-15}
 $B evaluate mixing --run $O/run --data $D/ood --split all --out $O/run/ood-music21-fluidr3

@@ -13,13 +13,8 @@ B=.venv/bin/booster
 D=build/transcription-v2
 O=build/transcription-v4
 R=docs/results/transcription-v4
-SF=${SF:-build/v2/sf/fluid-soundfont-gm/usr/share/sounds/sf2/FluidR3_GM.sf2}   # booster data fetch-soundfont
-[ -f "$SF" ] || $B data fetch-soundfont build/v2/sf
-mkdir -p $D $O
-[ -d $D/piano ] || $B data render $D/piano --tracks 300 --seconds 10 --source music21 --synth fluidsynth \
-                     --ensemble piano --seed 601
-[ -d $D/ood ] || $B data render $D/ood --tracks 60 --seconds 10 --source music21 --synth fluidsynth \
-                   --ensemble piano --seed 602 --soundfont $SF
+mkdir -p $O
+bash docs/results/transcription-v2/render.sh $D
 $B experiment low-data transcription --data $D/piano --out $O/run --fractions ${FRACTIONS:-0.1} \
    --seeds ${SEEDS:-5} --variants baseline,boosted,control,capacity --workers 2 --max-minutes ${MINUTES:-12} \
    --features readout.layer6,mid.layer2,top.layer2

@@ -18,10 +18,10 @@ def stream(path: str, precision: str, threads: int) -> None:
     torch.set_num_threads(threads)
     from booster.audio import probe
     from booster.extract import Booster
-    from feature_store.cache import feature_specs
+    from feature_store.cache import preset_features
 
     booster = Booster.from_pretrained(precision=precision)
-    names = [s.name for s in feature_specs(booster, None) if not s.name.endswith(".tokens")]
+    names = [n for n in preset_features(booster, "default") if not n.endswith(".tokens")]
     t0 = time.perf_counter()
     for _ in booster.stream(path, features=names):
         pass
