@@ -152,6 +152,40 @@ def test_console_reproduces_the_rendered_mix_and_has_gradients(rendered_corpus):
     assert limited.abs().max() == pytest.approx(0.9) and float(drop[0]) < 0
 
 
+def test_equal_loudness_reference_recovers_the_level_the_mixes_were_made_at():
+    import torch
+
+    from downstream.console import mix
+    from downstream.tasks.mixing import equal_loudness_reference
+    from downstream.tasks.separation import to_frames
+
+    rng = np.random.default_rng(0)
+    arrays = {k: {} for k in ("stems", "target", "gain", "pan", "mask")}
+    for i in range(4):
+        stems = np.zeros((4, 22050), np.float32)
+        stems[:3] = rng.standard_normal((3, 22050)) * rng.uniform(0.01, 0.2, (3, 1))  # 3 real stems, 1 padding
+        rms_db = 20 * np.log10(np.sqrt(np.mean(stems[:3].astype(np.float64) ** 2, axis=1)))
+        gain = np.r_[-24.0 - rms_db, 0.0].astype(np.float32)  # every stem at -24 dB in the mix
+        if i == 3:
+            gain[0] += 3.0  # one stem 3 dB off the rule's level
+        mask = np.array([1, 1, 1, 0], np.float32)
+        pan = np.array([0.5, 0.0, 0.0, 0.0], np.float32)
+        target, drop = mix(torch.from_numpy(stems)[None], torch.from_numpy(gain)[None], torch.from_numpy(pan)[None],
+                           torch.from_numpy(mask)[None])
+        assert float(drop[0]) == 0.0  # quiet enough for the limiter to stay out of it
+        t = f"t{i}"
+        arrays["stems"][t], arrays["target"][t] = to_frames(stems), to_frames(target[0].numpy())
+        arrays["gain"][t], arrays["pan"][t], arrays["mask"][t] = gain, pan, mask
+    fitted = equal_loudness_reference(arrays, ["t0", "t1"], ["t2"])  # L = -24 dB exactly: only the pan is off
+    assert fitted["gain_mae_db"] < 1e-3 and fitted["pan_mae"] == pytest.approx(0.5 / 3, abs=1e-6)
+    off = equal_loudness_reference(arrays, ["t0", "t1"], ["t3"])
+    assert off["gain_mae_db"] == pytest.approx(1.0, abs=1e-3)  # 3 dB on one of three real stems
+    # no training tracks: each test track's level from the others (t3 moves t2's by 1 dB, t2 leaves t3's)
+    loo = equal_loudness_reference(arrays, [], ["t2", "t3"])
+    assert loo["gain_mae_db"] == pytest.approx((1.0 + 1.0) / 2, abs=1e-3)
+    assert equal_loudness_reference(arrays, ["t0"], []) == {}
+
+
 def test_separation_metrics_on_hand_made_cases():
     from downstream.tasks.separation import csdr, si_sdr
 
@@ -228,6 +262,7 @@ def test_generative_tasks_run_through_the_runner(rendered_corpus, micro_ckpt, tm
             assert np.isfinite(float(r[m])), (m, r[m])
     if task == "mixing":
         assert all(0 <= float(r["pan_mae"]) <= 2 for r in rows)
+        assert "equal_loudness on the same test tracks: gain_mae_db" in (tmp_path / task / "summary.md").read_text()
 
 
 def _tiny_fit(cfg):

@@ -11,6 +11,8 @@ console (:mod:`downstream.console`), and compare with the target mix rendered wi
 Trained on parameter error plus the multi-resolution STFT distance between console mix and target.
 Metrics: gain and pan errors (of the gains in effect after the console's peak limit), MR-STFT
 distance, and loudness difference (pyloudnorm, LUFS) between predicted and target mix.
+Reference (no learning, scored on the same test tracks): the equal-loudness rule, every stem brought
+to the training mixes' mean stem level and panned centre (:func:`equal_loudness_reference`).
 """
 
 from __future__ import annotations
@@ -134,7 +136,10 @@ class MixingTask:
         for t_id in failed:
             for per_track in arrays.values():
                 per_track.pop(t_id, None)
-        return arrays, {}, failed
+        say("the equal-loudness rule on the test split")
+        reference = equal_loudness_reference(arrays, [r.track_id for r in records if r.split == "train"],
+                                             [r.track_id for r in records if r.split == "test"])
+        return arrays, {"reference": {"equal_loudness": reference} if reference else {}}, failed
 
     def datasets(self, arrays, meta, train_ids, val_ids, test_ids, variant: str, cfg: TrainConfig, seed: int):
         from downstream.inputs import FPS
@@ -171,22 +176,67 @@ class MixingTask:
 
     @torch.inference_mode()
     def evaluate(self, model, predict, dataset, data: Path | None = None) -> dict[str, float]:
-        import pyloudnorm
-
-        meter = pyloudnorm.Meter(SAMPLE_RATE)
-        gains, pans, stfts, louds = [], [], [], []
+        rows = []
         for i in range(len(dataset)):
             item = dataset[i]
             batch = {k: v[None] for k, v in item.items() if torch.is_tensor(v)}
             gain, pan = predict(model, batch)
-            mask = batch["mask"]
-            mixed, drop = console_mix(from_frames(batch["stems"]), gain, pan, mask)
-            target = from_frames(batch["target"])
-            real = mask[0] > 0
-            gains.append(float(((gain[0] + drop[0]) - batch["gain"][0])[real].abs().mean()))
-            pans.append(float((pan[0] - batch["pan"][0])[real].abs().mean()))
-            stfts.append(float(multi_resolution_stft(mixed[0], target[0])))
-            louds.append(abs(meter.integrated_loudness(mixed[0].T.double().numpy())
-                             - meter.integrated_loudness(target[0].T.double().numpy())))
-        return {"gain_mae_db": float(np.mean(gains)), "pan_mae": float(np.mean(pans)),
-                "mix_stft": float(np.mean(stfts)), "loudness_diff_lu": float(np.mean(louds))}
+            rows.append(mix_scores(batch, gain, pan))
+        return {k: float(np.mean([r[k] for r in rows])) for k in self.metrics}
+
+
+@torch.inference_mode()
+def mix_scores(batch: dict, gain: torch.Tensor, pan: torch.Tensor) -> dict[str, float]:
+    """One track's metrics for predicted ``gain`` (dB) and ``pan`` ``(1, stems)``; ``batch`` holds the
+    track's framed ``stems`` ``(1, frames, stems, hop)``, ``target`` ``(1, frames, 2, hop)``, true ``gain``,
+    ``pan`` and ``mask`` ``(1, stems)``. The gain error is of the gains in effect after the console's peak
+    limit, as the target's gains are after the renderer's."""
+    import pyloudnorm
+
+    mask = batch["mask"]
+    mixed, drop = console_mix(from_frames(batch["stems"]), gain, pan, mask)
+    target = from_frames(batch["target"])
+    real = mask[0] > 0
+    meter = pyloudnorm.Meter(SAMPLE_RATE)
+    return {"gain_mae_db": float(((gain[0] + drop[0]) - batch["gain"][0])[real].abs().mean()),
+            "pan_mae": float((pan[0] - batch["pan"][0])[real].abs().mean()),
+            "mix_stft": float(multi_resolution_stft(mixed[0], target[0])),
+            "loudness_diff_lu": abs(meter.integrated_loudness(mixed[0].T.double().numpy())
+                                    - meter.integrated_loudness(target[0].T.double().numpy()))}
+
+
+def stem_levels_db(framed_stems: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Each real stem's RMS level (dB) of a track's framed dry stems ``(frames, stems, hop)``; ``(stems,)``,
+    NaN for padding stems."""
+    x = framed_stems.astype(np.float64)
+    rms = np.sqrt(np.mean(np.square(x), axis=(0, 2)))
+    return np.where(mask > 0, 20 * np.log10(rms + 1e-9), np.nan)
+
+
+def equal_loudness_reference(arrays: dict, fit_ids: list[str], test_ids: list[str]) -> dict[str, float]:
+    """What a user gets without learning anything: every dry stem brought to one level ``L`` (gain = ``L``
+    minus the stem's RMS level) and panned centre. ``L`` is the mean level of the stems in the target
+    mixes of ``fit_ids`` (the training split); with no training tracks (another dataset, scored by
+    ``booster evaluate``), each test track's ``L`` is the mean over the other test tracks (leave one out).
+    Scored like the models, on ``test_ids``; ``{}`` when there are none."""
+    test_ids = [t for t in test_ids if t in arrays["gain"]]
+    levels = {t: arrays["gain"][t] + stem_levels_db(arrays["stems"][t], arrays["mask"][t])
+              for t in arrays["gain"]}  # each stem's level in its target mix (dB), NaN for padding
+
+    def mean_level(ids: list[str]) -> float:
+        vals = np.concatenate([levels[t][arrays["mask"][t] > 0] for t in ids]) if ids else np.array([])
+        return float(vals.mean()) if vals.size else float("nan")
+
+    fit = [t for t in fit_ids if t in levels]
+    rows = []
+    for t in test_ids:
+        level = mean_level(fit) if fit else mean_level([u for u in test_ids if u != t])
+        if not np.isfinite(level):
+            continue
+        mask = arrays["mask"][t]
+        # the renderer's gain range; a silent stem's level would ask for an unbounded gain
+        gain = np.where(mask > 0, np.clip(level - np.nan_to_num(stem_levels_db(arrays["stems"][t], mask)), -30, 30), 0.0)
+        batch = {k: torch.from_numpy(np.asarray(arrays[k][t]))[None] for k in ("stems", "target", "gain", "pan", "mask")}
+        rows.append(mix_scores(batch, torch.from_numpy(gain.astype(np.float32))[None],
+                               torch.zeros_like(batch["pan"])))
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} if rows else {}
