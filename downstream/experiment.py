@@ -90,7 +90,7 @@ def prepare(cfg: ExperimentConfig, progress: Callable[[str], None] | None = None
     model = cfg.model or DEFAULT_CHECKPOINT
     key = {"task": cfg.task, "data": str(Path(cfg.data).resolve()), "features": features,
            "model": fingerprint(model)}
-    needed = sorted({boost_key(v) for v in variants if v != "baseline"})
+    needed = sorted({boost_key(v) for v in variants if v.split("-")[0] != "baseline"})
     if meta_path.exists() and arrays_path.exists():
         meta = json.loads(meta_path.read_text())
         if meta.get("key") != key:
@@ -312,6 +312,9 @@ def summarise(rows: list[dict], out: Path, task, meta: dict) -> None:
                       ("capacity", "baseline"), ("boosted", "capacity"), ("probe", "probe-control")]
         for suffix in ("-zero", "-late"):
             candidates += [(f"boosted{suffix}", "baseline"), (f"boosted{suffix}", f"control{suffix}")]
+        for suffix in ("-rule",):  # ablations with their own baseline
+            candidates += [(f"boosted{suffix}", f"baseline{suffix}"), (f"boosted{suffix}", f"control{suffix}"),
+                           (f"boosted{suffix}", f"capacity{suffix}"), (f"baseline{suffix}", "baseline")]
         pairs = [(a, b) for a, b in candidates if a in variants and b in variants]
         if pairs:
             lines += [f"Paired differences in {metric} (mean [95% CI] over seeds):", "",

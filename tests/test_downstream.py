@@ -152,22 +152,23 @@ def test_console_reproduces_the_rendered_mix_and_has_gradients(rendered_corpus):
     assert limited.abs().max() == pytest.approx(0.9) and float(drop[0]) < 0
 
 
-def test_equal_loudness_reference_recovers_the_level_the_mixes_were_made_at():
+def _mix_arrays():
+    """Four synthetic mixing tracks: 3 noise stems (+1 padding) each at -24 dB in the mix, except stem 0 of
+    t3, 3 dB above; stem 0 panned to 0.5. ``arrays`` as the mixing task's ``prepare_inputs`` makes them."""
     import torch
 
     from downstream.console import mix
-    from downstream.tasks.mixing import equal_loudness_reference
     from downstream.tasks.separation import to_frames
 
     rng = np.random.default_rng(0)
-    arrays = {k: {} for k in ("stems", "target", "gain", "pan", "mask")}
+    arrays = {k: {} for k in ("stems", "spec", "target", "gain", "pan", "mask")}
     for i in range(4):
         stems = np.zeros((4, 22050), np.float32)
-        stems[:3] = rng.standard_normal((3, 22050)) * rng.uniform(0.01, 0.2, (3, 1))  # 3 real stems, 1 padding
+        stems[:3] = rng.standard_normal((3, 22050)) * rng.uniform(0.01, 0.2, (3, 1))
         rms_db = 20 * np.log10(np.sqrt(np.mean(stems[:3].astype(np.float64) ** 2, axis=1)))
-        gain = np.r_[-24.0 - rms_db, 0.0].astype(np.float32)  # every stem at -24 dB in the mix
+        gain = np.r_[-24.0 - rms_db, 0.0].astype(np.float32)
         if i == 3:
-            gain[0] += 3.0  # one stem 3 dB off the rule's level
+            gain[0] += 3.0
         mask = np.array([1, 1, 1, 0], np.float32)
         pan = np.array([0.5, 0.0, 0.0, 0.0], np.float32)
         target, drop = mix(torch.from_numpy(stems)[None], torch.from_numpy(gain)[None], torch.from_numpy(pan)[None],
@@ -175,7 +176,15 @@ def test_equal_loudness_reference_recovers_the_level_the_mixes_were_made_at():
         assert float(drop[0]) == 0.0  # quiet enough for the limiter to stay out of it
         t = f"t{i}"
         arrays["stems"][t], arrays["target"][t] = to_frames(stems), to_frames(target[0].numpy())
+        arrays["spec"][t] = rng.standard_normal((len(arrays["stems"][t]), 4, 64)).astype(np.float32)
         arrays["gain"][t], arrays["pan"][t], arrays["mask"][t] = gain, pan, mask
+    return arrays
+
+
+def test_equal_loudness_reference_recovers_the_level_the_mixes_were_made_at():
+    from downstream.tasks.mixing import equal_loudness_reference
+
+    arrays = _mix_arrays()
     fitted = equal_loudness_reference(arrays, ["t0", "t1"], ["t2"])  # L = -24 dB exactly: only the pan is off
     assert fitted["gain_mae_db"] < 1e-3 and fitted["pan_mae"] == pytest.approx(0.5 / 3, abs=1e-6)
     off = equal_loudness_reference(arrays, ["t0", "t1"], ["t3"])
@@ -184,6 +193,31 @@ def test_equal_loudness_reference_recovers_the_level_the_mixes_were_made_at():
     loo = equal_loudness_reference(arrays, [], ["t2", "t3"])
     assert loo["gain_mae_db"] == pytest.approx((1.0 + 1.0) / 2, abs=1e-3)
     assert equal_loudness_reference(arrays, ["t0"], []) == {}
+
+
+def test_a_rule_variant_starts_from_the_rule_and_learns_only_a_correction():
+    import torch
+
+    from downstream.tasks.mixing import MixingTask, equal_loudness_reference
+    from downstream.train import TrainConfig
+
+    arrays, task = _mix_arrays(), MixingTask()
+    _, _, test_ds = task.datasets(arrays, {}, ["t0", "t1", "t3"], ["t2"], ["t2", "t3"], "baseline-rule",
+                                  TrainConfig(), 0)
+    model, loss_fn, predict = task.build("baseline-rule", {}, arrays)
+    with torch.no_grad():  # no correction: the model's own gains are 0 dB
+        model.head[-1].weight.zero_()
+        model.head[-1].bias.zero_()
+    rule = equal_loudness_reference(arrays, ["t0", "t1", "t3"], ["t2", "t3"])
+    assert rule["gain_mae_db"] > 0.1  # t3's level pulls the fitted L 0.25 dB up: not trivially 0
+    assert task.evaluate(model, predict, test_ds) == pytest.approx(rule, rel=1e-5)
+    plain, _, plain_predict = task.build("baseline", {}, arrays)
+    with torch.no_grad():
+        plain.head[-1].weight.zero_()
+        plain.head[-1].bias.zero_()
+    _, _, plain_test = task.datasets(arrays, {}, ["t0", "t1", "t3"], ["t2"], ["t2", "t3"], "baseline", TrainConfig(), 0)
+    # without the rule, the same zeroed model sets every gain to 0 dB, far from these stems' gains
+    assert task.evaluate(plain, plain_predict, plain_test)["gain_mae_db"] > rule["gain_mae_db"] + 2
 
 
 def test_separation_metrics_on_hand_made_cases():

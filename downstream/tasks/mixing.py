@@ -8,6 +8,8 @@ console (:mod:`downstream.console`), and compare with the target mix rendered wi
   :func:`booster.fusion.inject` at the encoder's last conv block (trained / random-weights booster).
 - ``capacity``: the same fusion fed a fixed random projection of each stem's own log-mel, as wide as
   the booster features (extra parameters and width, no new information).
+- ``*-rule`` (ablations): the same four, predicting each gain as a correction to the equal-loudness
+  rule's (every stem at the mean level of the cell's training mixes), so training starts from the rule.
 Trained on parameter error plus the multi-resolution STFT distance between console mix and target.
 Metrics: gain and pan errors (of the gains in effect after the console's peak limit), MR-STFT
 distance, and loudness difference (pyloudnorm, LUFS) between predicted and target mix.
@@ -81,6 +83,7 @@ class MixingTask:
     metrics = ("gain_mae_db", "pan_mae", "mix_stft", "loudness_diff_lu")
     lower_is_better = True
     variants = ("baseline", "boosted", "control", "capacity")
+    ablations = ("baseline-rule", "boosted-rule", "control-rule", "capacity-rule")
     crop_s = 2.0
 
     def prepare_inputs(self, records: list[TrackRecord], boost, say, vocabulary=None):
@@ -145,9 +148,11 @@ class MixingTask:
         from downstream.inputs import FPS
 
         timed = {k: arrays[k] for k in ("stems", "spec", "target")}
-        if variant != "baseline":
+        if variant.removesuffix("-rule") != "baseline":
             timed["boost"] = standardise(arrays[boost_key(variant)], train_ids)
         static = {k: arrays[k] for k in ("gain", "pan", "mask")}
+        if variant.endswith("-rule"):
+            static["rule_gain"] = equal_loudness_gains(arrays, train_ids)
         crop = int(self.crop_s * FPS)
         return (CropDataset(train_ids, timed, static, crop, seed), WholeTracks(val_ids, timed, static),
                 WholeTracks(test_ids, timed, static))
@@ -155,13 +160,16 @@ class MixingTask:
     def build(self, variant: str, meta: dict, arrays: dict):
         model = MixPredictor(64)
         handle = None
-        if variant in ("boosted", "control", "capacity"):
+        if variant.removesuffix("-rule") in ("boosted", "control", "capacity"):
             handle = inject(model, "encoder.fuse", meta["boost_dim"], mode="add", channels=model.encoder.channels)
 
         def predict(m, batch):
             if handle is not None:
                 handle.set(_stem_boost(batch))
-            return m(batch["spec"], batch["mask"])
+            gain, pan = m(batch["spec"], batch["mask"])
+            if "rule_gain" in batch:  # the -rule ablations: the model predicts a correction to the rule
+                gain = gain + batch["rule_gain"]
+            return gain, pan
 
         def loss_fn(m, batch):
             gain, pan = predict(m, batch)
@@ -213,6 +221,20 @@ def stem_levels_db(framed_stems: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(mask > 0, 20 * np.log10(rms + 1e-9), np.nan)
 
 
+def equal_loudness_gains(arrays: dict, fit_ids: list[str]) -> dict[str, np.ndarray]:
+    """The equal-loudness rule's gains (dB) ``track -> (stems,)`` for every track of ``arrays``, with the
+    level fitted on ``fit_ids``' target mixes (0 dB for padding stems)."""
+    levels = [arrays["gain"][t] + stem_levels_db(arrays["stems"][t], arrays["mask"][t]) for t in fit_ids]
+    level = float(np.nanmean(np.concatenate(levels)))
+    return {t: _rule_gain(level, arrays["stems"][t], arrays["mask"][t]) for t in arrays["gain"]}
+
+
+def _rule_gain(level: float, framed_stems: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    # clipped to the renderer's gain range: a silent stem's level would ask for an unbounded gain
+    gain = np.clip(level - np.nan_to_num(stem_levels_db(framed_stems, mask)), -30, 30)
+    return np.where(mask > 0, gain, 0.0).astype(np.float32)
+
+
 def equal_loudness_reference(arrays: dict, fit_ids: list[str], test_ids: list[str]) -> dict[str, float]:
     """What a user gets without learning anything: every dry stem brought to one level ``L`` (gain = ``L``
     minus the stem's RMS level) and panned centre. ``L`` is the mean level of the stems in the target
@@ -233,10 +255,7 @@ def equal_loudness_reference(arrays: dict, fit_ids: list[str], test_ids: list[st
         level = mean_level(fit) if fit else mean_level([u for u in test_ids if u != t])
         if not np.isfinite(level):
             continue
-        mask = arrays["mask"][t]
-        # the renderer's gain range; a silent stem's level would ask for an unbounded gain
-        gain = np.where(mask > 0, np.clip(level - np.nan_to_num(stem_levels_db(arrays["stems"][t], mask)), -30, 30), 0.0)
+        gain = _rule_gain(level, arrays["stems"][t], arrays["mask"][t])
         batch = {k: torch.from_numpy(np.asarray(arrays[k][t]))[None] for k in ("stems", "target", "gain", "pan", "mask")}
-        rows.append(mix_scores(batch, torch.from_numpy(gain.astype(np.float32))[None],
-                               torch.zeros_like(batch["pan"])))
+        rows.append(mix_scores(batch, torch.from_numpy(gain)[None], torch.zeros_like(batch["pan"])))
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} if rows else {}

@@ -6,6 +6,8 @@
 # reused). FRACTIONS (default 0.1) and SEEDS (default 5) say what is trained; rows already in
 # build/mixing-v4/run/results.csv are kept and their cells not trained again, so another FRACTIONS or a longer SEEDS
 # extends a run. Then every cell is scored out of domain (real scores, music21, on FluidR3_GM).
+# VARIANTS (default the four variants) adds others to the same run, e.g. the -rule ablations (session 39:
+# VARIANTS=baseline-rule,boosted-rule,control-rule,capacity-rule SEEDS=5 MINUTES=25).
 # Run from the repository root on an otherwise idle machine (the cap is wall clock).
 set -euo pipefail
 B=.venv/bin/booster
@@ -15,7 +17,7 @@ R=docs/results/mixing-v4
 mkdir -p $O
 bash docs/results/mixing-v2/render.sh $D
 $B experiment low-data mixing --data $D/proc --out $O/run --fractions ${FRACTIONS:-0.1} --seeds ${SEEDS:-5} \
-   --variants baseline,boosted,control,capacity --workers 2 --max-minutes ${MINUTES:-15}
+   --variants ${VARIANTS:-baseline,boosted,control,capacity} --workers 2 --max-minutes ${MINUTES:-15}
 $B evaluate mixing --run $O/run --data $D/ood --split all --out $O/run/ood-music21-fluidr3
 # what is committed: the tables, not the inputs, feature stores or cell weights
 mkdir -p $R/ood-music21-fluidr3
