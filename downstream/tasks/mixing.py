@@ -221,11 +221,23 @@ def stem_levels_db(framed_stems: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(mask > 0, 20 * np.log10(rms + 1e-9), np.nan)
 
 
+def _mix_levels(arrays: dict, track: str) -> np.ndarray:
+    """Each stem's level (dB) in ``track``'s target mix ``(stems,)``: its gain plus its dry RMS level; NaN for
+    padding stems."""
+    return arrays["gain"][track] + stem_levels_db(arrays["stems"][track], arrays["mask"][track])
+
+
+def _fit_level(levels: list[np.ndarray]) -> float:
+    """The rule's level ``L``: the mean of the real stems' levels in ``levels``; NaN when there are none."""
+    vals = np.concatenate(levels) if levels else np.array([])
+    vals = vals[np.isfinite(vals)]
+    return float(vals.mean()) if vals.size else float("nan")
+
+
 def equal_loudness_gains(arrays: dict, fit_ids: list[str]) -> dict[str, np.ndarray]:
     """The equal-loudness rule's gains (dB) ``track -> (stems,)`` for every track of ``arrays``, with the
     level fitted on ``fit_ids``' target mixes (0 dB for padding stems)."""
-    levels = [arrays["gain"][t] + stem_levels_db(arrays["stems"][t], arrays["mask"][t]) for t in fit_ids]
-    level = float(np.nanmean(np.concatenate(levels)))
+    level = _fit_level([_mix_levels(arrays, t) for t in fit_ids])
     return {t: _rule_gain(level, arrays["stems"][t], arrays["mask"][t]) for t in arrays["gain"]}
 
 
@@ -242,17 +254,12 @@ def equal_loudness_reference(arrays: dict, fit_ids: list[str], test_ids: list[st
     ``booster evaluate``), each test track's ``L`` is the mean over the other test tracks (leave one out).
     Scored like the models, on ``test_ids``; ``{}`` when there are none."""
     test_ids = [t for t in test_ids if t in arrays["gain"]]
-    levels = {t: arrays["gain"][t] + stem_levels_db(arrays["stems"][t], arrays["mask"][t])
-              for t in arrays["gain"]}  # each stem's level in its target mix (dB), NaN for padding
-
-    def mean_level(ids: list[str]) -> float:
-        vals = np.concatenate([levels[t][arrays["mask"][t] > 0] for t in ids]) if ids else np.array([])
-        return float(vals.mean()) if vals.size else float("nan")
-
-    fit = [t for t in fit_ids if t in levels]
+    fit = [t for t in fit_ids if t in arrays["gain"]]
+    levels = {t: _mix_levels(arrays, t) for t in (*fit, *test_ids)}
+    fitted = _fit_level([levels[t] for t in fit])
     rows = []
     for t in test_ids:
-        level = mean_level(fit) if fit else mean_level([u for u in test_ids if u != t])
+        level = fitted if fit else _fit_level([levels[u] for u in test_ids if u != t])
         if not np.isfinite(level):
             continue
         gain = _rule_gain(level, arrays["stems"][t], arrays["mask"][t])
