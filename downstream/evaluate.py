@@ -123,8 +123,10 @@ def evaluate_run(task_name: str, run: str | Path, data: str | Path, out: str | P
     summary = (out / "summary.md").read_text()
     title, _, rest = summary.partition("\n\n")
     (out / "summary.md").write_text(f"{title} (evaluated on another dataset)\n\n{note}{rest}")
+    # the summary's inputs too, so that rows merged from several calls can be summarised again
     (out / "evaluate.json").write_text(json.dumps({"run": str(run), "data": str(data), "split": split,
-                                                   "tracks": ids, "failed": failed}, indent=1) + "\n")
+                                                   "tracks": ids, "failed": failed, **summary_meta},
+                                                  indent=1) + "\n")
     return rows
 
 

@@ -328,11 +328,7 @@ def summarise(rows: list[dict], out: Path, task, meta: dict) -> None:
                     if not common:
                         cells.append("")
                         continue
-                    diffs = np.array([va[s] - vb[s] for s in common])
-                    m, h = paired_ci95(diffs)
-                    better = int(((-diffs if getattr(task, "lower_is_better", False) else diffs) > 0).sum())
-                    ci = f" [{m - h:+.3f}, {m + h:+.3f}]" if np.isfinite(h) else ""
-                    cells.append(f"{m:+.3f}{ci}, {a} better on {better}/{len(diffs)} seeds")
+                    cells.append(_difference(np.array([va[s] - vb[s] for s in common]), a, task))
                 lines.append(f"| {f:g} | " + " | ".join(cells) + " |")
             lines.append("")
     if meta.get("reference"):
@@ -340,8 +336,38 @@ def summarise(rows: list[dict], out: Path, task, meta: dict) -> None:
         for name, scores in meta["reference"].items():
             lines.append(f"- {name} on the same test tracks: " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
         lines.append("")
+        for name, scores in meta["reference"].items():
+            lines += _reference_table(name, scores, task, fractions, variants, values)
     (out / "summary.md").write_text("\n".join(lines))
     _plot(rows, out / "boost.png", task, fractions, variants, values)
+
+
+def _difference(diffs: np.ndarray, better_name: str, task) -> str:
+    """One table cell: the mean of ``diffs`` (seeds,) with its 95% interval, and on how many seeds
+    ``better_name`` was the better one."""
+    m, h = paired_ci95(diffs)
+    better = int(((-diffs if getattr(task, "lower_is_better", False) else diffs) > 0).sum())
+    ci = f" [{m - h:+.3f}, {m + h:+.3f}]" if np.isfinite(h) else ""
+    return f"{m:+.3f}{ci}, {better_name} better on {better}/{len(diffs)} seeds"
+
+
+def _reference_table(name: str, scores: dict, task, fractions, variants, values) -> list[str]:
+    """Each variant minus a reference, per metric: the reference is one figure on the same test tracks
+    (no seeds), so the interval is the spread of the variant's seeds around it."""
+    metrics = [m for m in task.metrics if m in scores]
+    if not metrics:
+        return []
+    lines = [f"Each variant minus {name} (mean [95% CI] over seeds):", "",
+             "| fraction | variant | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 2) + "|"]
+    for f in fractions:
+        for v in variants:
+            cells = []
+            for metric in metrics:
+                x = np.array(list(values(metric, f, v).values()))
+                cells.append(_difference(x - scores[metric], v, task) if len(x) else "")
+            if any(cells):
+                lines.append(f"| {f:g} | {v} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def _plot(rows, path: Path, task, fractions, variants, values) -> None:

@@ -400,6 +400,25 @@ def _mtat_copy(records, folder: Path, tag_columns: list[str] | None = None) -> P
     return folder
 
 
+def test_summary_compares_each_variant_with_the_reference(tmp_path):
+    from types import SimpleNamespace
+
+    from downstream.experiment import summarise
+
+    task = SimpleNamespace(name="mixing", metrics=("gain_mae_db", "pan_mae"), variants=("baseline", "boosted"),
+                           lower_is_better=True)
+    rows = [{"fraction": "0.1", "seed": str(s), "variant": v, "train_tracks": "12", "gain_mae_db": str(x),
+             "pan_mae": "0.2"}
+            for v, xs in (("baseline", (1.4, 1.5, 1.6)), ("boosted", (2.1, 1.9, 2.3))) for s, x in enumerate(xs)]
+    meta = {"splits": {"a": "test", "b": "train"}, "reference": {"rule": {"gain_mae_db": 2.0}}}
+    summarise(rows, tmp_path, task, meta)
+    text = (tmp_path / "summary.md").read_text()
+    assert "Each variant minus rule" in text and "| fraction | variant | gain_mae_db |" in text  # pan_mae: no reference
+    # baseline: 0.5 below the rule on every seed; boosted: +0.1 on average, below it on one seed of three
+    assert "| 0.1 | baseline | -0.500 [-0.748, -0.252], baseline better on 3/3 seeds |" in text
+    assert "| 0.1 | boosted | +0.100 [" in text and "boosted better on 1/3 seeds |" in text
+
+
 def test_evaluate_reproduces_each_cell_and_scores_another_layout(micro_ckpt, tmp_path):
     """`booster evaluate` on a run's own data gives each cell's own test scores (no retraining); on the same
     test tracks in the MagnaTagATune layout it gives them again; bad inputs get one-line errors."""
@@ -428,6 +447,8 @@ def test_evaluate_reproduces_each_cell_and_scores_another_layout(micro_ckpt, tmp
             for m in ("roc_auc", "pr_auc"):
                 np.testing.assert_allclose(r[m], float(ref[m]), rtol=1e-5, equal_nan=True)
         assert "(evaluated on another dataset)" in (out / "summary.md").read_text()
+        record = json.loads((out / "evaluate.json").read_text())  # enough to summarise merged rows again
+        assert sum(s == "test" for s in record["splits"].values()) == len(test) and record["reference"] == {}
     runner = CliRunner()
     res = runner.invoke(app, ["evaluate", "tagging", "--run", str(tmp_path / "nope"), "--data", str(mtat)])
     assert res.exit_code == 2 and "no such experiment folder" in res.output
