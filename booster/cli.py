@@ -792,6 +792,8 @@ def evaluate_cmd(
     out: Path = typer.Option(None, "--out", help="Where results.csv and summary.md go (default: RUN/evaluate-NAME)."),
     split: str = typer.Option("test", "--split", help="Which tracks of DATA (every track if it has none of it)."),
     workers: int = typer.Option(1, "--workers", help="Processes for booster feature extraction."),
+    keep: Path = typer.Option(None, "--keep", help="results.csv of an earlier evaluation of this run on the same "
+                              "tracks: its rows for cells whose weights are not in RUN are kept beside the new ones."),
 ) -> None:
     """Score the trained cells of an experiment on another dataset, without retraining."""
     from downstream.evaluate import EvaluateError, evaluate_run
@@ -807,7 +809,7 @@ def evaluate_cmd(
     out = out or run / f"evaluate-{data.resolve().name}"
     try:
         rows = evaluate_run(task, run, data, out, split, workers,
-                            progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
+                            progress=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False), keep=keep)
     except (EvaluateError, ValueError) as err:
         fail(str(err))
     Console().print(f"{len(rows)} cells scored on {data}: {out / 'results.csv'}, summary {out / 'summary.md'}")

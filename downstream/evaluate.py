@@ -60,16 +60,40 @@ def _check_labels(task_name: str, data: Path, arrays: dict, ids: list[str], fail
         raise EvaluateError(f"{data}: its tracks have no notes; transcription needs note labels (MIDI)")
 
 
+def _cell(row: dict) -> tuple[float, int, str]:
+    return float(row["fraction"]), int(row["seed"]), row["variant"]
+
+
+def _read_kept(keep: Path, run: Path) -> list[dict]:
+    """The rows of an earlier evaluation (``keep``, its results.csv) for cells of ``run``: what this call
+    keeps for the cells whose weights are gone (cell weights are not committed with the tables)."""
+    if not keep.is_file():
+        raise EvaluateError(f"{keep}: no such results file; give the results.csv of an earlier "
+                            "`booster evaluate` of this run on the same data, or leave out --keep")
+    run_cells = {_cell(r) for r in read_results(run / "results.csv")}
+    rows = read_results(keep)
+    if rows and "test_tracks" not in rows[0]:
+        raise EvaluateError(f"{keep}: not the results.csv of `booster evaluate` (no test_tracks column)")
+    return [r for r in rows if _cell(r) in run_cells]
+
+
 def evaluate_run(task_name: str, run: str | Path, data: str | Path, out: str | Path, split: str = "test",
-                 workers: int = 1, progress: Callable[[str], None] | None = None) -> list[dict]:
+                 workers: int = 1, progress: Callable[[str], None] | None = None,
+                 keep: str | Path | None = None) -> list[dict]:
     """Score every saved cell of ``run`` on ``data``'s ``split`` tracks (every track if it has none of that
-    split); writes ``OUT/results.csv`` and ``OUT/summary.md``. Returns the rows."""
+    split); writes ``OUT/results.csv`` and ``OUT/summary.md``. Returns the rows, those kept included.
+
+    ``keep``: the results.csv of an earlier evaluation of the same run on the same tracks; its rows for
+    cells this call cannot score (their weights are not in ``run``: trained in another session) are kept,
+    and the summary covers both. A kept row scored on another number of tracks is refused."""
     from downstream.data.layouts import DatasetError, open_dataset
 
     run, data, out = Path(run), Path(data), Path(out)
     say = progress or (lambda msg: None)
     task = get_task(task_name)
     meta, cells = _check_run(task_name, run)
+    scored_cells = {_cell(c) for c in cells}
+    kept = [r for r in _read_kept(Path(keep), run) if _cell(r) not in scored_cells] if keep else []
     try:
         records = open_dataset(data)
     except (DatasetError, FileNotFoundError) as err:
@@ -90,6 +114,10 @@ def evaluate_run(task_name: str, run: str | Path, data: str | Path, out: str | P
                                         vocabulary=meta.get("vocabulary") or None)
     ids = sorted(t for t in next(iter(new.values())) if t not in failed)
     _check_labels(task_name, data, new, ids, failed)
+    other = sorted({int(r["test_tracks"]) for r in kept} - {len(ids)})
+    if other:
+        raise EvaluateError(f"{keep}: its rows were scored on {other[0]} tracks, this call on {len(ids)}; "
+                            "keep only an evaluation of the same tracks")
 
     arrays = load_arrays(run)
     for prefix, per_item in new.items():
@@ -102,7 +130,9 @@ def evaluate_run(task_name: str, run: str | Path, data: str | Path, out: str | P
     results = out / "results.csv"
     if results.exists():
         results.unlink()  # scores are recomputed whole: a partial file from an earlier call would mislead
-    rows = []
+    for row in kept:
+        _append(results, row)
+    rows = list(kept)
     for cell in cells:
         fraction, seed, variant = float(cell["fraction"]), int(cell["seed"]), cell["variant"]
         row = _score_cell(task, arrays, meta, run, fraction, seed, variant, by_split.get("train", []), val_ids,
@@ -120,6 +150,9 @@ def evaluate_run(task_name: str, run: str | Path, data: str | Path, out: str | P
             "Their inputs use the run's booster checkpoint, features, random control and vocabulary; "
             "each cell standardises with its own training subset and decodes with what it chose on the run's "
             "validation tracks.\n\n")
+    if kept:
+        note += (f"{len(kept)} of the {len(rows)} rows were kept from {keep} (an earlier evaluation of the same "
+                 "run on the same tracks), for cells whose weights are not in the run folder.\n\n")
     summary = (out / "summary.md").read_text()
     title, _, rest = summary.partition("\n\n")
     (out / "summary.md").write_text(f"{title} (evaluated on another dataset)\n\n{note}{rest}")

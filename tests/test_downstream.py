@@ -461,6 +461,30 @@ def test_evaluate_reproduces_each_cell_and_scores_another_layout(micro_ckpt, tmp
                               "--out", str(tmp_path / "cli")])
     assert res.exit_code == 0, res.output
     assert len(read_results(tmp_path / "cli" / "results.csv")) == 4
+    # a cell whose weights are gone (trained in another session; weights are not committed): --keep carries its
+    # earlier row beside the cells scored now, and refuses rows scored on other tracks
+    from downstream.evaluate import EvaluateError
+    from downstream.experiment import cell_weights
+
+    earlier = tmp_path / "same" / "results.csv"
+    gone = read_results(earlier)[0]
+    cell_weights(run, float(gone["fraction"]), int(gone["seed"]), gone["variant"]).unlink()
+    merged = evaluate_run("tagging", run, corpus, tmp_path / "kept", keep=earlier)
+    assert len(merged) == 4 and merged[0] == gone and read_results(tmp_path / "kept" / "results.csv")[0] == gone
+    assert "1 of the 4 rows were kept" in (tmp_path / "kept" / "summary.md").read_text()
+    assert len(evaluate_run("tagging", run, corpus, tmp_path / "dropped")) == 3
+    other = tmp_path / "other.csv"
+    rows = read_results(earlier)
+    rows[0]["test_tracks"] = str(len(test) + 1)
+    with open(other, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    with pytest.raises(EvaluateError, match="scored on"):
+        evaluate_run("tagging", run, corpus, tmp_path / "other", keep=other)
+    res = runner.invoke(app, ["evaluate", "tagging", "--run", str(run), "--data", str(corpus),
+                              "--keep", str(tmp_path / "nope.csv")])
+    assert res.exit_code == 2 and "no such results file" in res.output
 
 
 def test_evaluate_transcription_recalibrates_on_the_runs_validation_tracks(rendered_corpus, micro_ckpt, tmp_path):
