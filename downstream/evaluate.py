@@ -17,6 +17,7 @@ from pathlib import Path
 
 from downstream.experiment import (
     _append,
+    cell_key,
     cell_weights,
     compute_inputs,
     get_task,
@@ -60,21 +61,17 @@ def _check_labels(task_name: str, data: Path, arrays: dict, ids: list[str], fail
         raise EvaluateError(f"{data}: its tracks have no notes; transcription needs note labels (MIDI)")
 
 
-def _cell(row: dict) -> tuple[float, int, str]:
-    return float(row["fraction"]), int(row["seed"]), row["variant"]
-
-
 def _read_kept(keep: Path, run: Path) -> list[dict]:
     """The rows of an earlier evaluation (``keep``, its results.csv) for cells of ``run``: what this call
     keeps for the cells whose weights are gone (cell weights are not committed with the tables)."""
     if not keep.is_file():
         raise EvaluateError(f"{keep}: no such results file; give the results.csv of an earlier "
                             "`booster evaluate` of this run on the same data, or leave out --keep")
-    run_cells = {_cell(r) for r in read_results(run / "results.csv")}
+    run_cells = {cell_key(r) for r in read_results(run / "results.csv")}
     rows = read_results(keep)
     if rows and "test_tracks" not in rows[0]:
         raise EvaluateError(f"{keep}: not the results.csv of `booster evaluate` (no test_tracks column)")
-    return [r for r in rows if _cell(r) in run_cells]
+    return [r for r in rows if cell_key(r) in run_cells]
 
 
 def evaluate_run(task_name: str, run: str | Path, data: str | Path, out: str | Path, split: str = "test",
@@ -92,8 +89,8 @@ def evaluate_run(task_name: str, run: str | Path, data: str | Path, out: str | P
     say = progress or (lambda msg: None)
     task = get_task(task_name)
     meta, cells = _check_run(task_name, run)
-    scored_cells = {_cell(c) for c in cells}
-    kept = [r for r in _read_kept(Path(keep), run) if _cell(r) not in scored_cells] if keep else []
+    scored_cells = {cell_key(c) for c in cells}
+    kept = [r for r in _read_kept(Path(keep), run) if cell_key(r) not in scored_cells] if keep else []
     try:
         records = open_dataset(data)
     except (DatasetError, FileNotFoundError) as err:

@@ -201,6 +201,11 @@ def run_cell(out: str, task_name: str, data: str, fraction: float, seed: int, va
             "seconds": round(time.perf_counter() - t0, 2)}
 
 
+def cell_key(row: dict) -> tuple[float, int, str]:
+    """A results.csv row's cell: ``(fraction, seed, variant)``."""
+    return float(row["fraction"]), int(row["seed"]), row["variant"]
+
+
 def read_results(path: Path) -> list[dict]:
     if not path.exists():
         return []
@@ -238,7 +243,7 @@ def run_experiment(cfg: ExperimentConfig, on_cell: Callable[[dict], None] | None
     task = get_task(cfg.task)
     variants = cfg.variants or list(task.variants)
     results = cfg.out / "results.csv"
-    done = {(float(r["fraction"]), int(r["seed"]), r["variant"]) for r in read_results(results)}
+    done = {cell_key(r) for r in read_results(results)}
     cells = [(f, s, v) for f in cfg.fractions for s in range(cfg.seeds) for v in variants
              if (float(f), s, v) not in done]
     args = (str(cfg.out), cfg.task, str(cfg.data))

@@ -7,6 +7,9 @@ then writes the summary again with `booster evaluate`'s note.
 
     .venv/bin/python scripts/merge_ood.py TASK EARLIER.csv EVAL_OUT RUN
 
+New runs use `booster evaluate --keep EARLIER.csv` instead, which does the same inside evaluate (and keeps the
+task's references); this script stays for the run.sh files of the runs that used it.
+
 EARLIER.csv: the committed out-of-domain rows (e.g. ``git show HEAD:docs/results/X/ood/results.csv``);
 EVAL_OUT: what ``booster evaluate`` wrote this session; RUN: the experiment's run folder (its inputs.json).
 """
@@ -14,16 +17,15 @@ import json
 import sys
 from pathlib import Path
 
-from downstream.experiment import _append, get_task, read_results, summarise
+from downstream.experiment import _append, cell_key, get_task, read_results, summarise
 
 if len(sys.argv) != 5:
     sys.exit(__doc__)
 task = get_task(sys.argv[1])
 earlier, out, run = Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
-key = lambda r: (float(r["fraction"]), int(r["seed"]), r["variant"])  # noqa: E731
 new = read_results(out / "results.csv")
-scored = {key(r) for r in new}
-old = [r for r in read_results(earlier) if key(r) not in scored]
+scored = {cell_key(r) for r in new}
+old = [r for r in read_results(earlier) if cell_key(r) not in scored]
 order = {v: i for i, v in enumerate(task.variants)}
 rows = sorted(old + new, key=lambda r: (float(r["fraction"]), int(r["seed"]), order.get(r["variant"], 99)))
 note = (out / "summary.md").read_text().split("\n\n")[:2]  # evaluate's title and note
