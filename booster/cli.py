@@ -784,6 +784,20 @@ def low_data_cmd(
     Console().print(f"{len(rows)} cells in {out / 'results.csv'}; summary {out / 'summary.md'}, plot {out / 'boost.png'}")
 
 
+@experiment_app.command("summarise")
+def summarise_cmd(
+    run: Path = typer.Option(..., "--run", help="Output folder of `booster experiment low-data`."),
+) -> None:
+    """Rewrite a run's summary.md and boost.png from its results.csv (after a stopped run); trains nothing."""
+    from downstream.experiment import summarise_run
+
+    try:
+        rows = summarise_run(run)
+    except ValueError as err:
+        fail(str(err))
+    Console().print(f"{len(rows)} cells summarised: {run / 'summary.md'}, plot {run / 'boost.png'}")
+
+
 @app.command("evaluate")
 def evaluate_cmd(
     task: str = typer.Argument(..., help=TASK_HELP),

@@ -5,7 +5,8 @@ the trained and of a random-weights booster, labels) and ``OUT/inputs.json`` (sp
 reference scores). Each *cell* (fraction, seed, variant) trains on the same subset of training
 tracks for every variant (paired comparison), early-stops on the validation split and is scored on
 the test split; its row is appended to ``OUT/results.csv`` at once, so a rerun skips finished cells.
-``summarise`` writes ``summary.md`` (mean +- std, paired boosts with 95% CIs) and ``boost.png``.
+``summarise`` writes ``summary.md`` (mean +- std, paired boosts with 95% CIs) and ``boost.png``;
+``summarise_run`` does it again from a run folder alone (a stopped run, an edited results.csv).
 """
 
 from __future__ import annotations
@@ -264,6 +265,34 @@ def run_experiment(cfg: ExperimentConfig, on_cell: Callable[[dict], None] | None
                 on_cell(row)
     rows = read_results(results)
     summarise(rows, cfg.out, task, meta)
+    return rows
+
+
+def summarise_run(out: str | Path) -> list[dict]:
+    """Rewrite ``OUT/summary.md`` and ``OUT/boost.png`` from ``OUT/results.csv`` and ``OUT/inputs.json`` alone.
+
+    For a run that was stopped before its end (the runner summarises only when every cell is done), or whose
+    results.csv was extended or edited by hand. Trains nothing and needs neither the data nor the inputs' arrays.
+    Returns the rows; raises ``ValueError`` naming the folder when it is not a low-data experiment's output.
+    """
+    out = Path(out)
+    meta_path, results = out / "inputs.json", out / "results.csv"
+    if not out.is_dir():
+        raise ValueError(f"{out}: no such experiment folder")
+    if not meta_path.exists():
+        raise ValueError(f"{out}: no inputs.json; not the --out folder of `booster experiment low-data`")
+    try:
+        meta = json.loads(meta_path.read_text())
+        task = get_task(meta["key"]["task"])
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ValueError(f"{meta_path}: unreadable ({err}); rerun `booster experiment low-data` into a new --out")
+    rows = read_results(results)
+    if not rows:
+        raise ValueError(f"{results}: no finished cells to summarise")
+    missing = {"fraction", "seed", "variant", "train_tracks"} - set(rows[0])
+    if missing:
+        raise ValueError(f"{results}: lacks the columns {sorted(missing)}; not a low-data experiment's results")
+    summarise(rows, out, task, meta)
     return rows
 
 

@@ -499,3 +499,36 @@ def test_evaluate_transcription_recalibrates_on_the_runs_validation_tracks(rende
     for r in rows:
         for m in ("note_f1", "frame_f1", "threshold"):
             np.testing.assert_allclose(scored[r["variant"]][m], float(r[m]), rtol=1e-5, equal_nan=True)
+
+
+def test_summarise_rewrites_a_stopped_runs_summary_from_its_rows_alone(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    meta = {"key": {"task": "transcription"}, "splits": {"a": "train", "b": "test", "c": "test"}, "reference": {}}
+    (run / "inputs.json").write_text(json.dumps(meta))
+    fields = ["fraction", "seed", "variant", "train_tracks", "note_f1", "note_offset_f1", "frame_f1", "steps",
+              "best_step", "stopped_by"]
+    with open(run / "results.csv", "w", newline="") as f:  # as a run stopped after two seeds leaves it
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        for s, (base, boost) in enumerate([(0.5, 0.6), (0.4, 0.45)]):
+            for v, x in (("baseline", base), ("boosted", boost)):
+                w.writerow({"fraction": 0.25, "seed": s, "variant": v, "train_tracks": 60, "note_f1": x,
+                            "note_offset_f1": x / 2, "frame_f1": x, "steps": 100, "best_step": 40,
+                            "stopped_by": "patience"})
+    res = CliRunner().invoke(app, ["experiment", "summarise", "--run", str(run)])
+    assert res.exit_code == 0, res.output
+    text = (run / "summary.md").read_text()
+    assert text.startswith("# Low-data experiment: transcription") and "Test split: 2 tracks" in text
+    assert "4 cells; 4 stopped by patience" in text
+    assert "| 0.25 | 60 | 0.450 +- 0.071 | 0.525 +- 0.106 |" in text  # note F1, baseline then boosted
+    assert "+0.075 [" in text and "boosted better on 2/2 seeds" in text
+    assert (run / "boost.png").stat().st_size > 1000
+
+    for args, reason in ([["--run", str(tmp_path / "nope")], "no such experiment folder"],
+                         [["--run", str(tmp_path)], "no inputs.json"]):
+        res = CliRunner().invoke(app, ["experiment", "summarise", *args])
+        assert res.exit_code == 2 and reason in res.output, res.output
+    (run / "results.csv").write_text("")
+    res = CliRunner().invoke(app, ["experiment", "summarise", "--run", str(run)])
+    assert res.exit_code == 2 and "no finished cells" in res.output
