@@ -284,6 +284,8 @@ def summarise_run(out: str | Path) -> list[dict]:
     try:
         meta = json.loads(meta_path.read_text())
         task = get_task(meta["key"]["task"])
+        if not isinstance(meta["splits"], dict):
+            raise TypeError("its splits are not a mapping")
     except (json.JSONDecodeError, KeyError, TypeError) as err:
         raise ValueError(f"{meta_path}: unreadable ({err}); rerun `booster experiment low-data` into a new --out")
     rows = read_results(results)
@@ -292,7 +294,10 @@ def summarise_run(out: str | Path) -> list[dict]:
     missing = {"fraction", "seed", "variant", "train_tracks"} - set(rows[0])
     if missing:
         raise ValueError(f"{results}: lacks the columns {sorted(missing)}; not a low-data experiment's results")
-    summarise(rows, out, task, meta)
+    try:
+        summarise(rows, out, task, meta)
+    except (ValueError, KeyError) as err:  # a hand-edited row: say which file, not just the bad value
+        raise ValueError(f"{results}: a row does not parse ({err!r}); mend or remove it") from err
     return rows
 
 

@@ -529,6 +529,10 @@ def test_summarise_rewrites_a_stopped_runs_summary_from_its_rows_alone(tmp_path)
                          [["--run", str(tmp_path)], "no inputs.json"]):
         res = CliRunner().invoke(app, ["experiment", "summarise", *args])
         assert res.exit_code == 2 and reason in res.output, res.output
+    with open(run / "results.csv", "a") as f:  # a row broken by hand
+        f.write("0.25,x,baseline,60,0.5,0.25,0.5,100,40,patience\n")
+    res = CliRunner().invoke(app, ["experiment", "summarise", "--run", str(run)])
+    assert res.exit_code == 2 and "results.csv: a row does not parse" in res.output, res.output
     (run / "results.csv").write_text("")
     res = CliRunner().invoke(app, ["experiment", "summarise", "--run", str(run)])
     assert res.exit_code == 2 and "no finished cells" in res.output
