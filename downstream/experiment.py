@@ -287,7 +287,7 @@ def summarise_run(out: str | Path) -> list[dict]:
         if not isinstance(meta["splits"], dict):
             raise TypeError("its splits are not a mapping")
     except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise ValueError(f"{meta_path}: unreadable ({err}); rerun `booster experiment low-data` into a new --out")
+        raise ValueError(f"{meta_path}: unreadable ({err}); rerun `booster experiment low-data` into a new --out") from err
     rows = read_results(results)
     if not rows:
         raise ValueError(f"{results}: no finished cells to summarise")
